@@ -1,0 +1,1 @@
+"""Amplemarket connector: all of callsync's Amplemarket knowledge lives in this package."""

@@ -1,0 +1,1 @@
+"""Close connector: all of callsync's Close knowledge lives in this package."""

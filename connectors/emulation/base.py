@@ -1,0 +1,151 @@
+"""The emulator base class: one request pipeline shared by all four vendors.
+
+Pipeline for every request: scripted/random faults -> vendor authentication -> vendor rate
+limits -> route handler -> response faults. Each step that fails answers in the vendor's own
+error shape (``render_error``), so connectors see exactly what the real API would send.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from connectors.emulation.clock import Clock, SystemClock
+from connectors.emulation.faults import FaultKind, FaultPlan, ScriptedFault
+from connectors.emulation.http import EmuRequest, EmuResponse, Route, Router, TransportFault
+from connectors.emulation.state import StateDB
+
+
+@dataclass
+class ApiError(Exception):
+    """An error a handler raises; the emulator renders it in the vendor's shape."""
+
+    status: int
+    code: str
+    message: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.code}: {self.message}"
+
+
+@dataclass
+class RequestStats:
+    """What the emulator was asked, for tests that count requests."""
+
+    by_route: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_route.values())
+
+    def reset(self) -> None:
+        self.by_route.clear()
+        self.statuses.clear()
+
+
+class Emulator(abc.ABC):
+    """Base of every vendor emulator. Subclasses register routes and the vendor's rules."""
+
+    name: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        state: StateDB | None = None,
+        clock: Clock | None = None,
+        faults: FaultPlan | None = None,
+    ) -> None:
+        self.state = state or StateDB()
+        self.clock = clock or SystemClock()
+        self.faults = faults or FaultPlan()
+        self.stats = RequestStats()
+        self.router = Router()
+        self.register_routes(self.router)
+
+    # --- what a vendor defines -------------------------------------------------------------
+
+    @abc.abstractmethod
+    def register_routes(self, router: Router) -> None:
+        """Add the vendor's endpoints to ``router``."""
+
+    @abc.abstractmethod
+    def render_error(self, error: ApiError) -> EmuResponse:
+        """The vendor's error envelope for ``error``."""
+
+    def authenticate(self, request: EmuRequest, route: Route) -> str:
+        """Check credentials and return the caller's key (per-credential limits use it).
+
+        Raise ``ApiError`` (401/403) when the request is not authorised.
+        """
+        return "anonymous"
+
+    def admit(self, request: EmuRequest, route: Route, caller: str) -> dict[str, str]:
+        """Apply the vendor's rate limits; return headers to add, or raise a 429 ``ApiError``."""
+        return {}
+
+    def rate_limited(self, request: EmuRequest) -> ApiError:
+        """The 429 a random/scripted RATE_LIMIT fault answers with."""
+        return ApiError(429, "rate_limited", "Too many requests", {"retry-after": "1"})
+
+    def expire_tokens(self) -> None:
+        """Forget issued access tokens early (OAuth vendors override this)."""
+
+    # --- the pipeline ----------------------------------------------------------------------
+
+    def handle(self, request: EmuRequest) -> EmuResponse:
+        route, params, path_known = self.router.match(request.method, request.path)
+        self.stats.by_route[f"{request.method} {route.name if route else request.path}"] += 1
+        response = self._answer(request, route, params, path_known)
+        self.stats.statuses[response.status] += 1
+        return response
+
+    def _answer(
+        self, request: EmuRequest, route: Route | None, params: dict[str, str], path_known: bool
+    ) -> EmuResponse:
+        faults = self.faults.draw(request.method, request.path)
+        early = self._fault_before(request, faults)
+        if early is not None:
+            return early
+        if self.faults.latency_ms:
+            time.sleep(self.faults.latency_ms / 1000)
+        try:
+            if route is None:
+                raise ApiError(405 if path_known else 404, "not_found", "No such endpoint")
+            caller = self.authenticate(request, route)
+            extra_headers = self.admit(request, route, caller)
+            response = route.handler(request, params)
+        except ApiError as error:
+            response = self.render_error(error)
+            extra_headers = {}
+        response.headers.update({k.lower(): v for k, v in extra_headers.items()})
+        return self._fault_after(response, faults)
+
+    def _fault_before(self, request: EmuRequest, faults: list[ScriptedFault]) -> EmuResponse | None:
+        for fault in faults:
+            if fault.kind is FaultKind.DROP:
+                return EmuResponse(0, transport_fault=TransportFault.DROP_BEFORE)
+            if fault.kind is FaultKind.TIMEOUT:
+                return EmuResponse(0, transport_fault=TransportFault.TIMEOUT)
+            if fault.kind is FaultKind.RATE_LIMIT:
+                return self.render_error(self.rate_limited(request))
+            if fault.kind is FaultKind.SERVER_ERROR:
+                status = fault.status or 500
+                return self.render_error(ApiError(status, "server_error", "Internal error"))
+            if fault.kind is FaultKind.EXPIRE_TOKEN:
+                self.expire_tokens()
+        return None
+
+    def _fault_after(self, response: EmuResponse, faults: list[ScriptedFault]) -> EmuResponse:
+        for fault in faults:
+            if fault.kind is FaultKind.DROP_AFTER_COMMIT:
+                response.transport_fault = TransportFault.DROP_AFTER
+            elif fault.kind is FaultKind.MALFORMED and response.body:
+                response.body = response.body[: max(1, len(response.body) // 2)]
+        return response

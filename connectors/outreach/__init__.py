@@ -1,0 +1,1 @@
+"""Outreach connector: all of callsync's Outreach knowledge lives in this package."""

@@ -1,0 +1,1 @@
+"""Pipedrive connector: all of callsync's Pipedrive knowledge lives in this package."""
