@@ -94,7 +94,7 @@ class Emulator(abc.ABC):
         """The 429 a random/scripted RATE_LIMIT fault answers with."""
         return ApiError(429, "rate_limited", "Too many requests", {"retry-after": "1"})
 
-    def expire_tokens(self) -> None:
+    def expire_tokens(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Forget issued access tokens early (OAuth vendors override this)."""
 
     # --- the pipeline ----------------------------------------------------------------------

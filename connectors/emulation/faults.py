@@ -21,7 +21,7 @@ class FaultKind(Enum):
     DROP = "drop"  # connection dropped before the request is handled
     DROP_AFTER_COMMIT = "drop_after_commit"  # handled and committed, response lost
     MALFORMED = "malformed"  # a truncated, unparseable JSON body with status 200
-    EXPIRE_TOKEN = "expire_token"  # the vendor forgets the access token early (OAuth vendors)
+    EXPIRE_TOKEN = "expire_token"  # noqa: S105 - the vendor forgets the access token early (OAuth vendors)
 
 
 @dataclass

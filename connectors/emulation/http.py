@@ -86,7 +86,10 @@ class EmuResponse:
         content_type: str = "application/json",
     ) -> EmuResponse:
         body = json.dumps(payload, separators=(",", ":")).encode()
-        merged = {"content-type": content_type, **{k.lower(): v for k, v in (headers or {}).items()}}
+        merged = {
+            "content-type": content_type,
+            **{k.lower(): v for k, v in (headers or {}).items()},
+        }
         return cls(status, body, merged)
 
     @classmethod
@@ -112,8 +115,14 @@ class Router:
         self._routes: list[Route] = []
 
     def add(self, method: str, template: str, handler: Handler, name: str | None = None) -> None:
-        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", re.escape(template).replace(r"\{", "{").replace(r"\}", "}"))
-        self._routes.append(Route(method.upper(), re.compile(f"^{regex}$"), name or template, handler))
+        regex = re.sub(
+            r"\{(\w+)\}",
+            r"(?P<\1>[^/]+)",
+            re.escape(template).replace(r"\{", "{").replace(r"\}", "}"),
+        )
+        self._routes.append(
+            Route(method.upper(), re.compile(f"^{regex}$"), name or template, handler)
+        )
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
         """The route for a request, its path params, and whether the path exists at all."""

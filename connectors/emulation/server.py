@@ -18,7 +18,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        def log_message(self, format: str, *args: object) -> None:
             """Silence per-request logging; the emulator keeps its own stats."""
 
         def _body(self) -> bytes:
@@ -28,7 +28,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             return self.rfile.read(length) if length else b""
 
         def _chunked_body(self) -> bytes:
-            parts = []
+            parts: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -39,7 +39,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             split = urlsplit(self.path)
-            host = self.headers.get("host") or f"127.0.0.1:{self.server.server_address[1]}"
+            host = self.headers.get("host") or "127.0.0.1"
             request = EmuRequest.build(
                 self.command,
                 split.path,

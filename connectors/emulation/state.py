@@ -41,7 +41,9 @@ class StateDB:
     def __init__(self, path: str = ":memory:") -> None:
         self.path = path
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA journal_mode=MEMORY")
+        self._conn.execute(
+            "PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA journal_mode=MEMORY"
+        )
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
         self.lock = threading.RLock()
@@ -142,7 +144,7 @@ class Collection:
             params.append(str(owner))
         return int(self.db.execute(sql, tuple(params)).fetchone()[0])
 
-    def scan(  # noqa: PLR0913 - a query has this many independent knobs
+    def scan(
         self,
         *,
         order_by: str | None = None,
@@ -164,7 +166,9 @@ class Collection:
         column = self._column(order_by) if order_by else "seq"
         position = after
         while True:
-            sql, params = self._scan_sql(column, descending, gte, gt, lt, lte, position, owner, chunk)
+            sql, params = self._scan_sql(
+                column, descending, gte, gt, lt, lte, position, owner, chunk
+            )
             rows = self.db.execute(sql, params).fetchall()
             for seq, id_, key, body in rows:
                 position = (key, seq)
@@ -174,7 +178,7 @@ class Collection:
             if len(rows) < chunk:
                 return
 
-    def _scan_sql(  # noqa: PLR0913
+    def _scan_sql(
         self,
         column: str,
         descending: bool,
@@ -186,7 +190,8 @@ class Collection:
         owner: str | int | None,
         chunk: int,
     ) -> tuple[str, tuple[Any, ...]]:
-        clauses, params = ["coll = ?"], [self.name]
+        clauses: list[str] = ["coll = ?"]
+        params: list[Any] = [self.name]
         for op, value in ((">=", gte), (">", gt), ("<", lt), ("<=", lte)):
             if value is not None:
                 clauses.append(f"{column} {op} ?")
@@ -209,9 +214,7 @@ class Collection:
         )
         return sql, tuple(params)
 
-    def page(
-        self, limit: int, **scan: Any
-    ) -> tuple[list[Stored], bool]:
+    def page(self, limit: int, **scan: Any) -> tuple[list[Stored], bool]:
         """Up to ``limit`` documents and whether more remain after them."""
         found: list[Stored] = []
         for item in self.scan(chunk=max(limit + 1, 50), **scan):

@@ -34,13 +34,69 @@ OUTCOME_MIX = (
     ("failed", 0.03),
 )
 
-_FIRST = ("Ana", "Ben", "Chloe", "Dev", "Eli", "Fatima", "Gus", "Hana", "Ivan", "Jo", "Kofi",
-          "Lena", "Mateo", "Nia", "Omar", "Priya", "Quinn", "Rosa", "Sami", "Tariq", "Uma",
-          "Vera", "Wen", "Xavi", "Yara", "Zoe")
-_LAST = ("Silva", "Okafor", "Nguyen", "Schmidt", "Haddad", "Kowalski", "Rossi", "Tanaka",
-         "Dubois", "Larsen", "Moreau", "Patel", "Garcia", "Cohen", "Novak", "Ivanova")
-_COMPANIES = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Stark", "Wayne",
-              "Tyrell", "Cyberdyne", "Soylent", "Wonka", "Gringotts", "Oscorp", "Aperture")
+_FIRST = (
+    "Ana",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Eli",
+    "Fatima",
+    "Gus",
+    "Hana",
+    "Ivan",
+    "Jo",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nia",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tariq",
+    "Uma",
+    "Vera",
+    "Wen",
+    "Xavi",
+    "Yara",
+    "Zoe",
+)
+_LAST = (
+    "Silva",
+    "Okafor",
+    "Nguyen",
+    "Schmidt",
+    "Haddad",
+    "Kowalski",
+    "Rossi",
+    "Tanaka",
+    "Dubois",
+    "Larsen",
+    "Moreau",
+    "Patel",
+    "Garcia",
+    "Cohen",
+    "Novak",
+    "Ivanova",
+)
+_COMPANIES = (
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Vandelay",
+    "Stark",
+    "Wayne",
+    "Tyrell",
+    "Cyberdyne",
+    "Soylent",
+    "Wonka",
+    "Gringotts",
+    "Oscorp",
+    "Aperture",
+)
 
 
 @dataclass(frozen=True)
@@ -114,17 +170,19 @@ class World:
         self.user_list = [self._user(i) for i in range(self.users)]
         self.contact_list = self._contacts(rng, max(20, self.calls // 8))
         self._missing = {
-            system: frozenset(
-                c.key for c in self.contact_list if rng.random() < self.missing_share
-            )
+            system: frozenset(c.key for c in self.contact_list if rng.random() < self.missing_share)
             for system in self.systems
         }
 
     @staticmethod
     def _user(i: int) -> WorldUser:
         first, last = _FIRST[i % len(_FIRST)], _LAST[(i * 7) % len(_LAST)]
-        return WorldUser(f"u{i + 1}", f"{first} {last}", f"{first.lower()}@callsync-demo.test",
-                         f"+1415555{1000 + i:04d}")
+        return WorldUser(
+            f"u{i + 1}",
+            f"{first} {last}",
+            f"{first.lower()}@callsync-demo.test",
+            f"+1415555{1000 + i:04d}",
+        )
 
     def _contacts(self, rng: random.Random, count: int) -> list[WorldContact]:
         contacts: list[WorldContact] = []
@@ -138,8 +196,9 @@ class World:
             else:
                 phone = f"+1{rng.choice(('415', '646', '312', '512', '617'))}{2000000 + i:07d}"
             email = f"{first.lower()}.{last.lower()}{i}@{company.lower()}.example"
-            contacts.append(WorldContact(f"c{i + 1}", f"{first} {last}", email, phone, company,
-                                         main_line))
+            contacts.append(
+                WorldContact(f"c{i + 1}", f"{first} {last}", email, phone, company, main_line)
+            )
         return contacts
 
     def contacts_in(self, system: str) -> list[WorldContact]:

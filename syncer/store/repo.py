@@ -1,0 +1,409 @@
+"""The repository: every read and write of callsync's own database goes through here.
+
+Functions take an open ``Connection`` so callers compose them into one transaction, e.g. a page's
+calls, source records, quarantined records and the advanced cursor commit together. The engine
+never builds SQL itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from syncer.model import Call, canonical_json
+from syncer.store.tables import (
+    CallLinkRow,
+    CallRow,
+    CursorRow,
+    LeaseRow,
+    OAuthTokenRow,
+    QuarantineRow,
+    SourceRecordRow,
+    SyncRunRow,
+)
+from syncer.store.upsert import insert_for, upsert
+
+calls_t = cast(sa.Table, CallRow.__table__)
+sources_t = cast(sa.Table, SourceRecordRow.__table__)
+links_t = cast(sa.Table, CallLinkRow.__table__)
+cursors_t = cast(sa.Table, CursorRow.__table__)
+quarantine_t = cast(sa.Table, QuarantineRow.__table__)
+runs_t = cast(sa.Table, SyncRunRow.__table__)
+leases_t = cast(sa.Table, LeaseRow.__table__)
+tokens_t = cast(sa.Table, OAuthTokenRow.__table__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def raw_hash(raw: Any) -> str:
+    """A stable digest of a vendor payload (key order does not matter)."""
+    blob = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# --- calls and source records ------------------------------------------------------------------
+
+
+def _call_row(call: Call, now: datetime) -> dict[str, Any]:
+    return {
+        "call_uid": call.call_uid,
+        "origin_system": call.source.system,
+        "origin_connection": call.source.connection,
+        "origin_external_id": call.source.external_id,
+        "started_at": call.started_at,
+        "outcome": call.outcome.value,
+        "from_e164": call.from_number.e164 if call.from_number else None,
+        "to_e164": call.to_number.e164 if call.to_number else None,
+        "duration_seconds": call.duration_seconds,
+        "content_hash": call.content_hash(),
+        "source_updated_at": call.source.source_updated_at,
+        "deleted_at": call.deleted_at,
+        "data": canonical_json(call),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def upsert_calls(conn: Connection, calls: Sequence[Call], now: datetime | None = None) -> int:
+    """Insert or update canonical calls by ``call_uid``.
+
+    A row is only overwritten by a version at least as new (by source update time), so a replayed
+    or out-of-order page can never roll a call back.
+    """
+    stamp = now or _now()
+    rows = [_call_row(call, stamp) for call in calls]
+    update = [c for c in rows[0] if c not in ("call_uid", "created_at")] if rows else []
+
+    def newer(stmt: Any) -> Any:
+        mine, theirs = calls_t.c.source_updated_at, stmt.excluded.source_updated_at
+        return sa.or_(mine.is_(None), theirs.is_(None), theirs >= mine)
+
+    return upsert(conn, calls_t, rows, key=["call_uid"], update=update, where=newer)
+
+
+def upsert_source_records(
+    conn: Connection, calls: Sequence[Call], now: datetime | None = None
+) -> int:
+    """Keep each call's raw vendor payload and its hash beside the canonical row."""
+    stamp = now or _now()
+    rows = [
+        {
+            "connection": call.source.connection,
+            "external_id": call.source.external_id,
+            "system": call.source.system,
+            "call_uid": call.call_uid,
+            "raw": call.raw,
+            "content_hash": raw_hash(call.raw),
+            "source_updated_at": call.source.source_updated_at,
+            "deleted_at": call.deleted_at,
+            "first_seen_at": stamp,
+            "last_seen_at": stamp,
+        }
+        for call in calls
+    ]
+    update = (
+        [c for c in rows[0] if c not in ("connection", "external_id", "first_seen_at")]
+        if rows
+        else []
+    )
+    return upsert(conn, sources_t, rows, key=["connection", "external_id"], update=update)
+
+
+def load_call(conn: Connection, call_uid: str) -> Call | None:
+    row = conn.execute(sa.select(calls_t.c.data).where(calls_t.c.call_uid == call_uid)).first()
+    return None if row is None else Call.model_validate(row.data)
+
+
+def count_calls(conn: Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(calls_t)).scalar_one())
+
+
+# --- cursors -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CursorState:
+    """``completed`` is the last position a whole pull reached; ``partial`` is where an
+    interrupted pull may resume. A new pull starts from ``partial`` when present."""
+
+    completed: dict[str, Any] | None = None
+    partial: dict[str, Any] | None = None
+    updated_at: datetime | None = None
+
+
+_KEEP: Any = object()
+
+
+def get_cursor(conn: Connection, connection: str, stream: str) -> CursorState:
+    row = conn.execute(
+        sa.select(cursors_t).where(
+            cursors_t.c.connection == connection, cursors_t.c.stream == stream
+        )
+    ).first()
+    if row is None:
+        return CursorState()
+    return CursorState(row.completed, row.partial, row.updated_at)
+
+
+def save_cursor(
+    conn: Connection,
+    connection: str,
+    stream: str,
+    *,
+    completed: dict[str, Any] | None = _KEEP,
+    partial: dict[str, Any] | None = _KEEP,
+) -> None:
+    """Write either part of a cursor; a part not given keeps its stored value."""
+    current = get_cursor(conn, connection, stream)
+    row = {
+        "connection": connection,
+        "stream": stream,
+        "completed": current.completed if completed is _KEEP else completed,
+        "partial": current.partial if partial is _KEEP else partial,
+        "updated_at": _now(),
+    }
+    upsert(conn, cursors_t, [row], key=["connection", "stream"])
+
+
+def list_cursors(conn: Connection) -> list[tuple[str, str, CursorState]]:
+    rows = conn.execute(sa.select(cursors_t).order_by(cursors_t.c.connection, cursors_t.c.stream))
+    return [
+        (r.connection, r.stream, CursorState(r.completed, r.partial, r.updated_at)) for r in rows
+    ]
+
+
+# --- quarantine --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    record_key: str
+    raw: dict[str, Any]
+    reason: str
+
+
+def quarantine(conn: Connection, connection: str, stream: str, items: Iterable[Quarantined]) -> int:
+    """Park records that could not be processed; seeing one again counts another attempt."""
+    stamp = _now()
+    rows = [
+        {
+            "connection": connection,
+            "stream": stream,
+            "record_key": item.record_key,
+            "raw": item.raw,
+            "reason": item.reason,
+            "attempts": 1,
+            "first_seen_at": stamp,
+            "last_seen_at": stamp,
+            "resolved_at": None,
+        }
+        for item in items
+    ]
+    if not rows:
+        return 0
+    stmt = insert_for(conn, quarantine_t).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["connection", "record_key"],
+        set_={
+            "raw": stmt.excluded.raw,
+            "reason": stmt.excluded.reason,
+            "last_seen_at": stmt.excluded.last_seen_at,
+            "resolved_at": None,
+            "attempts": quarantine_t.c.attempts + 1,
+        },
+    )
+    return int(conn.execute(stmt).rowcount)
+
+
+def resolve_quarantined(conn: Connection, connection: str, record_keys: Sequence[str]) -> int:
+    """Mark records as resolved once they were processed successfully after all."""
+    if not record_keys:
+        return 0
+    stmt = (
+        quarantine_t.update()
+        .where(quarantine_t.c.connection == connection)
+        .where(quarantine_t.c.record_key.in_(record_keys))
+        .where(quarantine_t.c.resolved_at.is_(None))
+        .values(resolved_at=_now())
+    )
+    return int(conn.execute(stmt).rowcount)
+
+
+def open_quarantine(conn: Connection, connection: str | None = None) -> list[Any]:
+    stmt = sa.select(quarantine_t).where(quarantine_t.c.resolved_at.is_(None))
+    if connection is not None:
+        stmt = stmt.where(quarantine_t.c.connection == connection)
+    return list(conn.execute(stmt.order_by(quarantine_t.c.id)))
+
+
+def quarantine_counts(conn: Connection) -> dict[str, int]:
+    """Unresolved quarantined records per connection."""
+    stmt = (
+        sa.select(quarantine_t.c.connection, sa.func.count())
+        .where(quarantine_t.c.resolved_at.is_(None))
+        .group_by(quarantine_t.c.connection)
+    )
+    return {connection: int(count) for connection, count in conn.execute(stmt)}
+
+
+# --- sync runs ---------------------------------------------------------------------------------
+
+
+def start_run(conn: Connection, connection: str, kind: str) -> int:
+    stmt = runs_t.insert().values(
+        connection=connection, kind=kind, status="running", started_at=_now(), stats={}
+    )
+    return int(conn.execute(stmt.returning(runs_t.c.id)).scalar_one())
+
+
+def finish_run(
+    conn: Connection, run_id: int, status: str, stats: dict[str, Any], error: str | None = None
+) -> None:
+    conn.execute(
+        runs_t.update()
+        .where(runs_t.c.id == run_id)
+        .values(status=status, stats=stats, error=error, finished_at=_now())
+    )
+
+
+def last_runs(conn: Connection) -> dict[str, Any]:
+    """The most recent run of each connection."""
+    latest = (
+        sa.select(runs_t.c.connection, sa.func.max(runs_t.c.id).label("id"))
+        .group_by(runs_t.c.connection)
+        .subquery()
+    )
+    stmt = sa.select(runs_t).join(latest, runs_t.c.id == latest.c.id)
+    return {row.connection: row for row in conn.execute(stmt)}
+
+
+# --- leases ------------------------------------------------------------------------------------
+
+
+def acquire_lease(
+    conn: Connection, name: str, owner: str, ttl: timedelta, now: datetime | None = None
+) -> bool:
+    """Take or extend ``name`` for ``owner`` unless someone else holds an unexpired lease."""
+    stamp = now or _now()
+    stmt = insert_for(conn, leases_t).values(
+        name=name, owner=owner, expires_at=stamp + ttl, acquired_at=stamp
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["name"],
+        set_={"owner": stmt.excluded.owner, "expires_at": stmt.excluded.expires_at},
+        where=sa.or_(leases_t.c.owner == stmt.excluded.owner, leases_t.c.expires_at < stamp),
+    )
+    conn.execute(stmt)
+    holder = conn.execute(sa.select(leases_t.c.owner).where(leases_t.c.name == name)).scalar_one()
+    return bool(holder == owner)
+
+
+def release_lease(conn: Connection, name: str, owner: str) -> None:
+    conn.execute(leases_t.delete().where(leases_t.c.name == name, leases_t.c.owner == owner))
+
+
+# --- OAuth tokens ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    refresh_token: str
+    access_token: str | None
+    expires_at: datetime | None
+    version: int
+
+
+def load_token(conn: Connection, connection: str) -> StoredToken | None:
+    row = conn.execute(sa.select(tokens_t).where(tokens_t.c.connection == connection)).first()
+    if row is None:
+        return None
+    return StoredToken(row.refresh_token, row.access_token, row.expires_at, row.version)
+
+
+def store_token(
+    conn: Connection,
+    connection: str,
+    token: StoredToken,
+    expected_version: int | None,
+) -> bool:
+    """Compare-and-set: write ``token`` only if the stored version is still ``expected_version``
+    (None: only if no token is stored yet). False means another worker rotated it first."""
+    values = {
+        "refresh_token": token.refresh_token,
+        "access_token": token.access_token,
+        "expires_at": token.expires_at,
+        "updated_at": _now(),
+    }
+    if expected_version is None:
+        stmt = insert_for(conn, tokens_t).values(connection=connection, version=1, **values)
+        stmt = stmt.on_conflict_do_nothing(index_elements=["connection"])
+        # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
+        return conn.execute(stmt.returning(tokens_t.c.connection)).first() is not None
+    stmt = (
+        tokens_t.update()
+        .where(tokens_t.c.connection == connection, tokens_t.c.version == expected_version)
+        .values(version=expected_version + 1, **values)
+    )
+    return bool(conn.execute(stmt).rowcount)
+
+
+# --- write ledger ------------------------------------------------------------------------------
+
+
+def claim_write(conn: Connection, call_uid: str, target: str, marker: str) -> bool:
+    """Record the intent to write ``call_uid`` into ``target`` before any request is sent.
+
+    False when a ledger row already exists (another worker or an earlier run owns it).
+    """
+    stamp = _now()
+    stmt = insert_for(conn, links_t).values(
+        call_uid=call_uid,
+        target_connection=target,
+        state="pending",
+        marker=marker,
+        attempts=1,
+        created_at=stamp,
+        updated_at=stamp,
+    )
+    stmt = stmt.on_conflict_do_nothing(index_elements=["call_uid", "target_connection"])
+    return conn.execute(stmt.returning(links_t.c.call_uid)).first() is not None
+
+
+def complete_write(
+    conn: Connection, call_uid: str, target: str, remote_id: str, written_hash: str
+) -> None:
+    conn.execute(
+        links_t.update()
+        .where(links_t.c.call_uid == call_uid, links_t.c.target_connection == target)
+        .values(
+            state="done",
+            remote_id=remote_id,
+            written_hash=written_hash,
+            reason=None,
+            updated_at=_now(),
+        )
+    )
+
+
+def park_write(conn: Connection, call_uid: str, target: str, reason: str) -> None:
+    conn.execute(
+        links_t.update()
+        .where(links_t.c.call_uid == call_uid, links_t.c.target_connection == target)
+        .values(state="parked", reason=reason, attempts=links_t.c.attempts + 1, updated_at=_now())
+    )
+
+
+def get_link(conn: Connection, call_uid: str, target: str) -> Any:
+    stmt = sa.select(links_t).where(
+        links_t.c.call_uid == call_uid, links_t.c.target_connection == target
+    )
+    return conn.execute(stmt).first()
