@@ -17,7 +17,11 @@ import sqlalchemy as sa
 
 from syncer.store import database
 
-BACKENDS = [b.strip() for b in os.environ.get("CALLSYNC_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+BACKENDS = [
+    b.strip()
+    for b in os.environ.get("CALLSYNC_TEST_BACKENDS", "sqlite,postgresql").split(",")
+    if b.strip()
+]
 PG_URL = os.environ.get(
     "CALLSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

@@ -18,6 +18,7 @@ from connectors.emulation.clock import Clock, SystemClock
 from connectors.emulation.faults import FaultKind, FaultPlan, ScriptedFault
 from connectors.emulation.http import EmuRequest, EmuResponse, Route, Router, TransportFault
 from connectors.emulation.state import StateDB
+from connectors.emulation.world import World
 
 
 @dataclass
@@ -78,6 +79,10 @@ class Emulator(abc.ABC):
     @abc.abstractmethod
     def render_error(self, error: ApiError) -> EmuResponse:
         """The vendor's error envelope for ``error``."""
+
+    def seed_world(self, world: World) -> None:
+        """Fill the account with the world's users, contacts and calls, in vendor vocabulary."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be seeded")
 
     def authenticate(self, request: EmuRequest, route: Route) -> str:
         """Check credentials and return the caller's key (per-credential limits use it).

@@ -15,7 +15,9 @@ from syncer.store.tables import UtcDateTime
 def make_call(external_id: str = "c1", updated: datetime | None = None, **fields) -> Call:
     defaults = {
         "source": SourceIdentity(
-            system="close", connection="close", external_id=external_id,
+            system="close",
+            connection="close",
+            external_id=external_id,
             source_updated_at=updated or datetime(2026, 1, 5, 10, 0, tzinfo=UTC),
         ),
         "started_at": datetime(2026, 1, 5, 9, 30, tzinfo=UTC),
@@ -155,5 +157,5 @@ def test_write_ledger_claims_once(engine):
 def test_utc_column_refuses_naive_datetimes(engine):
     column = UtcDateTime()
     with pytest.raises(ValueError, match="naive"):
-        column.process_bind_param(datetime(2026, 1, 5), engine.dialect)  # noqa: DTZ001
-    assert column.process_result_value(datetime(2026, 1, 5), sa.dialects.sqlite.dialect()).tzinfo  # noqa: DTZ001
+        column.process_bind_param(datetime(2026, 1, 5), engine.dialect)
+    assert column.process_result_value(datetime(2026, 1, 5), sa.dialects.sqlite.dialect()).tzinfo

@@ -1,0 +1,180 @@
+"""The ``callsync`` command line. Thin: it parses, calls the engine, and maps failures to exit
+codes (0 ok, 2 bad input or config, 1 runtime failure). The config is validated completely
+before any command touches the database."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from functools import wraps
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+from rich.console import Console
+
+import connectors
+from connectors.emulation.fleet import start_fleet
+from connectors.emulation.world import World
+from syncer import status as status_report
+from syncer.config import CallsyncConfig, ConfigError, load_config
+from syncer.store import database
+
+EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
+P = ParamSpec("P")
+R = TypeVar("R")
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("callsync.yaml"),
+    envvar="CALLSYNC_CONFIG",
+    show_default=True,
+    show_envvar=True,
+    help="The YAML config file.",
+)
+
+
+def _version() -> str:
+    try:
+        return version("callsync")
+    except PackageNotFoundError:  # running from a checkout that is not installed
+        return "0+unknown"
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn config errors into exit 2 and unexpected failures into exit 1, one clear message."""
+
+    @wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except ConfigError as error:
+            _fail(f"error: invalid config\n{error}", EXIT_BAD_INPUT)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except Exception as error:  # noqa: BLE001 - the top of the program reports everything
+            _fail(f"error: {type(error).__name__}: {error}", EXIT_RUNTIME)
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def _load(config_path: Path) -> CallsyncConfig:
+    return load_config(config_path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), prog_name="callsync")
+def main() -> None:
+    """callsync keeps phone-call logs consistent across Amplemarket, Outreach, Close and
+    Pipedrive: read every call, map it to one canonical form, write it exactly once wherever
+    a route says it belongs."""
+
+
+@main.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("check")
+@config_option
+@handles_errors
+def config_check(config_path: Path) -> None:
+    """Validate the config file (and the mappings it overrides) without touching anything."""
+    loaded = _load(config_path)
+    click.echo(
+        f"{config_path}: ok ({len(loaded.connections)} connections, {len(loaded.routes)} routes)"
+    )
+
+
+@main.group()
+def db() -> None:
+    """Manage callsync's database."""
+
+
+@db.command("upgrade")
+@config_option
+@handles_errors
+def db_upgrade(config_path: Path) -> None:
+    """Create or migrate the database schema to the newest version."""
+    loaded = _load(config_path)
+    engine = database.create_engine(loaded.database.url)
+    try:
+        revision = database.upgrade(engine)
+    finally:
+        engine.dispose()
+    click.echo(f"database at revision {revision}")
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@handles_errors
+def status(config_path: Path, as_json: bool) -> None:
+    """Per connection: cursors, the last run, and quarantined records."""
+    loaded = _load(config_path)
+    engine = database.create_engine(loaded.database.url)
+    try:
+        database.upgrade(engine)
+        report = status_report.collect(engine, loaded)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+        return
+    Console(width=120).print(status_report.as_table(report))
+
+
+@main.command()
+@click.option("--calls", default=500, show_default=True, help="Calls to generate in the world.")
+@click.option("--seed", default=7, show_default=True, help="Seed of the generated world.")
+@click.option(
+    "--base-port",
+    default=8711,
+    show_default=True,
+    help="First port; the kinds get consecutive ports in alphabetical order.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep emulator state in SQLite files here, so it survives restarts.",
+)
+@handles_errors
+def emulators(calls: int, seed: int, base_port: int, state_dir: Path | None) -> None:
+    """Serve local emulators of every vendor API on 127.0.0.1 until interrupted."""
+    kinds = connectors.known_kinds()
+    world = World(seed=seed, calls=calls)
+    ports = [base_port + index for index in range(len(kinds))]
+    fleet = start_fleet(kinds, world, ports=ports, state_dir=state_dir)
+    for kind, url in fleet.base_urls.items():
+        click.echo(f"{kind:<12} {url}")
+    click.echo("serving; press Ctrl-C to stop", err=True)
+    try:
+        _wait_for_signal()
+    finally:
+        fleet.stop()
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+
+
+def run(argv: list[str] | None = None) -> Any:
+    """Entry point for tests: run the CLI without exiting the interpreter."""
+    return main.main(args=argv, prog_name="callsync", standalone_mode=False)

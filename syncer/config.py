@@ -1,0 +1,190 @@
+"""The YAML configuration: one file, validated completely before anything else happens.
+
+Every problem (bad YAML, an unknown key, a missing ``${VAR}``, a route naming an unknown
+connection, an unknown connector kind, a bad mapping override) becomes a :class:`ConfigError`
+naming the file, the line and the field path. Vendor-specific keys of a connection are validated
+by that vendor's settings model, found through the connector registry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
+
+import connectors
+from connectors.base import ConnectionSettings
+from syncer import mapping
+from syncer.model import Direction, Outcome
+from syncer.yamlsource import LocatedDocument, Path_, SourceError, load
+
+DEFAULT_DATABASE_URL = "sqlite:///callsync.db"
+_INTERVAL = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+class ConfigError(Exception):
+    """One or more problems in the config file; ``str()`` has one line per problem."""
+
+    def __init__(self, problems: list[SourceError]) -> None:
+        super().__init__("\n".join(str(problem) for problem in problems))
+        self.problems = problems
+
+
+def _parse_interval(value: object) -> object:
+    if isinstance(value, str):
+        found = _INTERVAL.match(value)
+        if not found:
+            raise ValueError("expected an interval like 30s, 5m, 2h or 1d")
+        return timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    return value
+
+
+Interval = Annotated[timedelta, BeforeValidator(_parse_interval)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(_Strict):
+    url: str = DEFAULT_DATABASE_URL
+
+
+class DefaultsConfig(_Strict):
+    phone_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+
+
+class ScheduleConfig(_Strict):
+    default_every: Interval = timedelta(minutes=5)
+
+
+class RouteFilters(_Strict):
+    """Which calls of the source a route carries; an empty filter carries every call."""
+
+    outcomes: list[Outcome] | None = None
+    directions: list[Direction] | None = None
+    min_duration_seconds: int | None = Field(default=None, ge=0)
+    user_emails: list[str] | None = None
+
+
+class RouteConfig(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    source: str = Field(alias="from")
+    targets: list[str] = Field(alias="to", min_length=1)
+    filters: RouteFilters = RouteFilters()
+
+    @model_validator(mode="after")
+    def _no_self_route(self) -> RouteConfig:
+        if self.source in self.targets:
+            raise ValueError(f"route from {self.source!r} lists itself as a target")
+        return self
+
+
+class ConnectionConfig(BaseModel):
+    """The engine's keys of a connection; all other keys belong to the vendor's settings."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    kind: str
+    every: Interval | None = None
+    phone_region: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    mapping: mapping.MappingOverrides | None = None
+    _settings: ConnectionSettings | None = PrivateAttr(default=None)
+
+    @property
+    def settings(self) -> ConnectionSettings:
+        if self._settings is None:
+            raise RuntimeError("connection settings are validated by load_config")
+        return self._settings
+
+
+class CallsyncConfig(_Strict):
+    database: DatabaseConfig = DatabaseConfig()
+    defaults: DefaultsConfig = DefaultsConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    connections: dict[str, ConnectionConfig] = Field(default_factory=dict)
+    routes: list[RouteConfig] = Field(default_factory=list)
+    source_file: str | None = Field(default=None, exclude=True)
+
+    def every(self, connection: str) -> timedelta:
+        return self.connections[connection].every or self.schedule.default_every
+
+
+def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> CallsyncConfig:
+    """Read, interpolate and validate the config file at ``path``; raise :class:`ConfigError`."""
+    try:
+        document = load(Path(path), env)
+    except SourceError as error:
+        raise ConfigError([error]) from None
+    data = document.data if document.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError([document.error((), "the config file must be a mapping")])
+    try:
+        config = CallsyncConfig.model_validate({**data, "source_file": document.file})
+    except ValidationError as exc:
+        raise ConfigError(_locate(document, exc, ())) from None
+    problems = _check_references(document, config)
+    for name, connection in config.connections.items():
+        problems.extend(_attach_settings(document, name, connection))
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _locate(document: LocatedDocument, exc: ValidationError, prefix: Path_) -> list[SourceError]:
+    problems = []
+    for item in exc.errors():
+        path = (*prefix, *item["loc"])
+        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        problems.append(document.error(path, message))
+    return problems
+
+
+def _check_references(document: LocatedDocument, config: CallsyncConfig) -> list[SourceError]:
+    problems = []
+    for name, connection in config.connections.items():
+        if connection.kind not in connectors.known_kinds():
+            message = str(connectors.UnknownKindError(connection.kind))
+            problems.append(document.error(("connections", name, "kind"), message))
+    for index, route in enumerate(config.routes):
+        named = [("from", route.source)] + [("to", target) for target in route.targets]
+        for key, target in named:
+            if target not in config.connections:
+                path: Path_ = ("routes", index, key)
+                problems.append(document.error(path, f"unknown connection {target!r}"))
+    return problems
+
+
+def _attach_settings(
+    document: LocatedDocument, name: str, connection: ConnectionConfig
+) -> list[SourceError]:
+    if connection.kind not in connectors.known_kinds():
+        return []  # already reported
+    prefix: Path_ = ("connections", name)
+    model = connectors.settings_model(connection.kind)
+    try:
+        connection._settings = model.model_validate(connection.model_extra or {})
+    except ValidationError as exc:
+        return _locate(document, exc, prefix)
+    if connection.mapping is not None:
+        try:
+            mapping.load_tables()[connection.kind].with_overrides(connection.mapping)
+        except mapping.MappingError as exc:
+            return [document.error((*prefix, "mapping"), str(exc))]
+    return []

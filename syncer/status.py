@@ -1,0 +1,88 @@
+"""What ``callsync status`` reports: per connection, its cursors, last run and quarantine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from sqlalchemy.engine import Engine
+
+from syncer.config import CallsyncConfig
+from syncer.store import repo
+
+
+def collect(engine: Engine, config: CallsyncConfig) -> dict[str, Any]:
+    """A JSON-ready report; connections in the config come first, in config order."""
+    with engine.connect() as conn:
+        cursors = repo.list_cursors(conn)
+        runs = repo.last_runs(conn)
+        quarantined = repo.quarantine_counts(conn)
+    names = list(config.connections) + sorted(
+        {name for name, _, _ in cursors} - set(config.connections)
+    )
+    report: dict[str, Any] = {"connections": []}
+    for name in names:
+        run = runs.get(name)
+        report["connections"].append(
+            {
+                "name": name,
+                "kind": config.connections[name].kind if name in config.connections else None,
+                "cursors": [
+                    {
+                        "stream": stream,
+                        "completed": state.completed,
+                        "partial": state.partial,
+                        "updated_at": state.updated_at,
+                    }
+                    for conn_name, stream, state in cursors
+                    if conn_name == name
+                ],
+                "last_run": None
+                if run is None
+                else {
+                    "kind": run.kind,
+                    "status": run.status,
+                    "started_at": run.started_at,
+                    "finished_at": run.finished_at,
+                    "stats": run.stats,
+                    "error": run.error,
+                },
+                "quarantined": quarantined.get(name, 0),
+            }
+        )
+    return report
+
+
+def _cursor_text(cursors: list[dict[str, Any]]) -> str:
+    if not cursors:
+        return "never read"
+    lines = []
+    for cursor in cursors:
+        position = cursor["completed"] or {}
+        shown = ", ".join(f"{k}={v}" for k, v in position.items()) or "-"
+        suffix = " (resuming)" if cursor["partial"] else ""
+        lines.append(f"{cursor['stream']}: {shown}{suffix}")
+    return "\n".join(lines)
+
+
+def _run_text(run: dict[str, Any] | None) -> str:
+    if run is None:
+        return "none yet"
+    when = run["finished_at"] or run["started_at"]
+    text = f"{run['kind']} {run['status']} at {when:%Y-%m-%d %H:%M:%S} UTC"
+    return text + (f"\n{run['error']}" if run["error"] else "")
+
+
+def as_table(report: dict[str, Any]) -> Table:
+    table = Table(title="callsync status", title_justify="left")
+    for column in ("connection", "kind", "cursors", "last run", "quarantined"):
+        table.add_column(column, justify="right" if column == "quarantined" else "left")
+    for item in report["connections"]:
+        table.add_row(
+            item["name"],
+            item["kind"] or "?",
+            _cursor_text(item["cursors"]),
+            _run_text(item["last_run"]),
+            str(item["quarantined"]),
+        )
+    return table

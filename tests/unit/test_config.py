@@ -1,0 +1,136 @@
+"""Config loading: every bad input names the file, the line and the field path."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from syncer.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+VALID = """\
+database:
+  url: sqlite:///x.db
+connections:
+  close:
+    kind: close
+    api_key: ${CLOSE_KEY}
+  pd:
+    kind: pipedrive
+    api_token: ${PD_TOKEN:-fallback-token}
+    every: 90s
+routes:
+  - from: close
+    to: [pd]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "callsync.yaml"
+    path.write_text(text)
+    return path
+
+
+def problem(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), env={"CLOSE_KEY": "k"} if env is None else env)
+    return str(caught.value)
+
+
+def test_example_config_is_valid_without_any_environment():
+    config = load_config(ROOT / "config.example.yaml", env={})
+    assert set(config.connections) == {"ample", "outreach", "close", "pipedrive"}
+    assert config.routes[0].source == "ample"
+    assert config.every("outreach") == timedelta(minutes=10)
+    assert config.every("close") == timedelta(minutes=5)
+
+
+def test_interpolation_defaults_and_secrets(tmp_path):
+    config = load_config(write(tmp_path, VALID), env={"CLOSE_KEY": "s3cret-close-key"})
+    close = config.connections["close"].settings
+    assert close.api_key.get_secret_value() == "s3cret-close-key"  # type: ignore[attr-defined]
+    assert "s3cret" not in repr(close) and "s3cret" not in repr(config)
+    pd = config.connections["pd"].settings
+    assert pd.api_token.get_secret_value() == "fallback-token"  # type: ignore[attr-defined]
+    assert config.every("pd") == timedelta(seconds=90)
+
+
+def test_dollar_dollar_is_a_literal_dollar(tmp_path):
+    text = VALID.replace("${CLOSE_KEY}", "pa$$word")
+    config = load_config(write(tmp_path, text), env={})
+    assert config.connections["close"].settings.api_key.get_secret_value() == "pa$word"  # type: ignore[attr-defined]
+
+
+def test_missing_variable(tmp_path):
+    message = problem(tmp_path, VALID, env={})
+    assert message == (
+        f"{tmp_path / 'callsync.yaml'}:6: connections.close.api_key: "
+        "environment variable CLOSE_KEY is not set"
+    )
+
+
+def test_malformed_yaml(tmp_path):
+    message = problem(tmp_path, VALID.replace("to: [pd]", "to: [pd"))
+    assert "callsync.yaml:" in message and "invalid YAML" in message
+
+
+def test_unknown_top_level_key(tmp_path):
+    message = problem(tmp_path, VALID + "scheduel:\n  default_every: 5m\n")
+    assert message.endswith("callsync.yaml:14: scheduel: unknown key")
+
+
+def test_unknown_vendor_key_names_its_line(tmp_path):
+    message = problem(tmp_path, VALID.replace("    every: 90s", "    evry: 90s"))
+    assert message.endswith("callsync.yaml:10: connections.pd.evry: unknown key")
+
+
+def test_missing_credential(tmp_path):
+    message = problem(tmp_path, VALID.replace("    api_key: ${CLOSE_KEY}\n", ""))
+    assert "callsync.yaml:4: connections.close.api_key: Field required" in message
+
+
+def test_route_to_unknown_connection(tmp_path):
+    message = problem(tmp_path, VALID.replace("to: [pd]", "to: [pd, hubspot]"))
+    assert message.endswith("callsync.yaml:13: routes[0].to: unknown connection 'hubspot'")
+
+
+def test_unknown_kind(tmp_path):
+    message = problem(tmp_path, VALID.replace("kind: pipedrive", "kind: salesforce"))
+    assert "callsync.yaml:8: connections.pd.kind: unknown connector kind 'salesforce'" in message
+
+
+def test_bad_interval(tmp_path):
+    message = problem(tmp_path, VALID.replace("every: 90s", "every: soon"))
+    assert "callsync.yaml:10: connections.pd.every:" in message and "30s, 5m" in message
+
+
+def test_duplicate_key(tmp_path):
+    message = problem(tmp_path, VALID.replace("    every: 90s", "    every: 90s\n    every: 1m"))
+    assert "callsync.yaml:11: connections.pd.every: duplicate key" in message
+
+
+def test_route_to_itself(tmp_path):
+    message = problem(tmp_path, VALID.replace("to: [pd]", "to: [close]"))
+    assert "routes[0]" in message and "itself" in message
+
+
+def test_every_problem_is_reported(tmp_path):
+    text = VALID.replace("kind: pipedrive", "kind: salesforce").replace("to: [pd]", "to: [nope]")
+    assert len(problem(tmp_path, text).splitlines()) == 2
+
+
+def test_unreadable_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "missing.yaml", env={})
+
+
+def test_bad_mapping_override(tmp_path):
+    text = VALID.replace(
+        "    every: 90s",
+        "    every: 90s\n    mapping:\n      outcome_by_disposition:\n        Odd: teleported",
+    )
+    message = problem(tmp_path, text)
+    assert "callsync.yaml:11: connections.pd.mapping" in message
