@@ -7,13 +7,44 @@ A vendor kind contributes three things, registered by dotted path in ``connector
   Secrets are ``SecretStr`` so they never print.
 - **emulator**: a faithful local emulator of the vendor API (``connectors.emulation``), used by
   ``callsync demo``, the end-to-end tests and the benchmarks.
-- **connector**: reads and writes calls (the read and write contracts are added with the
-  connectors themselves).
+- **connector**: a :class:`Connector` subclass that reads calls (and, later, writes them).
+
+Reading
+-------
+A connector reads one or more *streams* (``Connector.streams``). Each stream has a cursor in
+callsync's database with two parts (:class:`Cursor`): ``completed``, the position the last whole
+pull reached, and ``partial``, where an interrupted pull resumes. ``read(stream, cursor)`` yields
+:class:`Page` objects, each with the raw vendor records of one response and the
+:class:`Checkpoint` to store once those records are durably stored. The engine commits a page's
+records and its checkpoint in **one transaction**, so a crash re-reads at most one page and a
+cursor never passes data that is not stored. The last page of a pull carries
+``Checkpoint.completed`` (the new completed cursor) and ``partial=None``.
+
+Every raw record is turned into a canonical :class:`~syncer.model.Call` by ``to_call``; a record
+that cannot be mapped raises :class:`~syncer.errors.MappingFailure` and is quarantined with its
+reason while the rest of the page goes on. ``record_key`` names a record even when it cannot be
+mapped. Connectors never touch the database: what they need between runs besides cursors lives
+in :class:`ConnectorState`, and everything else comes through the :class:`ConnectorContext`.
+
+Connectors must not hold a whole history in memory: stream pages, keep state small.
 """
 
 from __future__ import annotations
 
+import abc
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Protocol
+
+import httpx
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict
+
+from syncer.http.oauth import TokenStore
+from syncer.mapping import VendorTable
+from syncer.model import Call
+
+JsonDict = dict[str, Any]
 
 
 class ConnectionSettings(BaseModel):
@@ -23,3 +54,80 @@ class ConnectionSettings(BaseModel):
 
     base_url: AnyHttpUrl | None = None
     """Point the connection at a proxy or a local emulator instead of the vendor."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    completed: JsonDict | None = None
+    partial: JsonDict | None = None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What to store once a page is durably stored. ``completed=None`` keeps the stored one."""
+
+    partial: JsonDict | None
+    completed: JsonDict | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    records: Sequence[JsonDict]
+    checkpoint: Checkpoint
+    deleted: Sequence[str] = ()
+    """External ids the vendor reports as deleted (tombstoned in the store, never dropped)."""
+    unseen_since: datetime | None = None
+    """Set on the last page of a full sweep: every stored record of this connection not seen
+    since this instant is gone from the vendor (APIs without deletion events)."""
+    state: Mapping[str, JsonDict] = field(default_factory=dict)
+    """Connector state to store in the same transaction as the page."""
+
+
+class ConnectorState(Protocol):
+    """Small keyed JSON facts a connector keeps between runs (read-only during a read; writes
+    travel with the page that justifies them, in ``Page.state``)."""
+
+    def get(self, keys: Sequence[str]) -> dict[str, JsonDict]: ...
+
+
+@dataclass(frozen=True)
+class ConnectorContext:
+    """Everything a connector gets from the engine."""
+
+    name: str  # the connection's name in the config
+    settings: ConnectionSettings
+    table: VendorTable  # the vendor's mapping table with the connection's overrides
+    phone_region: str
+    state: ConnectorState
+    tokens: TokenStore | None = None  # OAuth vendors only
+    transport: httpx.BaseTransport | None = None  # tests and the demo reach emulators here
+    sleep: Callable[[float], None] | None = None  # tests replace waiting
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+class Connector(abc.ABC):
+    """Base of every vendor connector. See the module docstring for the contract."""
+
+    kind: ClassVar[str]
+    streams: ClassVar[tuple[str, ...]] = ("calls",)
+
+    def __init__(self, context: ConnectorContext) -> None:
+        self.context = context
+
+    @abc.abstractmethod
+    def read(self, stream: str, cursor: Cursor) -> Iterator[Page]:
+        """Pages of records changed since ``cursor`` (resuming from ``cursor.partial``)."""
+
+    @abc.abstractmethod
+    def to_call(self, record: JsonDict) -> Call:
+        """The canonical call of one raw record; raise ``MappingFailure`` if impossible."""
+
+    @abc.abstractmethod
+    def record_key(self, record: JsonDict) -> str:
+        """A stable name for ``record`` (its vendor id), even when it cannot be mapped."""
+
+    def check(self) -> None:  # noqa: B027 - optional: not every vendor has a cheap probe
+        """Verify the credentials with the cheapest request the vendor offers."""
+
+    def close(self) -> None:  # noqa: B027 - optional: connectors without clients have nothing
+        """Release HTTP clients."""

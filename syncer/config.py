@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -26,7 +26,7 @@ from pydantic import (
 
 import connectors
 from connectors.base import ConnectionSettings
-from syncer import mapping
+from syncer.mapping import MappingError, MappingOverrides, load_tables
 from syncer.model import Direction, Outcome
 from syncer.yamlsource import LocatedDocument, Path_, SourceError, load
 
@@ -96,16 +96,29 @@ class RouteConfig(_Strict):
         return self
 
 
-class ConnectionConfig(BaseModel):
-    """The engine's keys of a connection; all other keys belong to the vendor's settings."""
+_ENGINE_KEYS = frozenset({"kind", "every", "phone_region", "mapping"})
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+
+class ConnectionConfig(_Strict):
+    """The engine's keys of a connection; all other keys belong to the vendor's settings."""
 
     kind: str
     every: Interval | None = None
     phone_region: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    mapping: mapping.MappingOverrides | None = None
+    mapping: MappingOverrides | None = None
+    # The vendor's keys (credentials among them) as written; validated into ``settings`` and
+    # kept out of repr and dumps so a printed config never shows a secret.
+    vendor_keys: dict[str, Any] = Field(default_factory=dict, repr=False, exclude=True)
     _settings: ConnectionSettings | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_vendor_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        engine = {key: value for key, value in data.items() if key in _ENGINE_KEYS}
+        vendor = {key: value for key, value in data.items() if key not in _ENGINE_KEYS}
+        return {**engine, "vendor_keys": vendor}
 
     @property
     def settings(self) -> ConnectionSettings:
@@ -179,12 +192,12 @@ def _attach_settings(
     prefix: Path_ = ("connections", name)
     model = connectors.settings_model(connection.kind)
     try:
-        connection._settings = model.model_validate(connection.model_extra or {})
+        connection._settings = model.model_validate(connection.vendor_keys)
     except ValidationError as exc:
         return _locate(document, exc, prefix)
     if connection.mapping is not None:
         try:
-            mapping.load_tables()[connection.kind].with_overrides(connection.mapping)
-        except mapping.MappingError as exc:
+            load_tables()[connection.kind].with_overrides(connection.mapping)
+        except MappingError as exc:
             return [document.error((*prefix, "mapping"), str(exc))]
     return []

@@ -21,6 +21,7 @@ from syncer.model import Call, canonical_json
 from syncer.store.tables import (
     CallLinkRow,
     CallRow,
+    ConnectorStateRow,
     CursorRow,
     LeaseRow,
     OAuthTokenRow,
@@ -38,6 +39,7 @@ quarantine_t = cast(sa.Table, QuarantineRow.__table__)
 runs_t = cast(sa.Table, SyncRunRow.__table__)
 leases_t = cast(sa.Table, LeaseRow.__table__)
 tokens_t = cast(sa.Table, OAuthTokenRow.__table__)
+state_t = cast(sa.Table, ConnectorStateRow.__table__)
 
 
 def _now() -> datetime:
@@ -118,9 +120,80 @@ def upsert_source_records(
     return upsert(conn, sources_t, rows, key=["connection", "external_id"], update=update)
 
 
+def changed_calls(conn: Connection, connection: str, calls: Sequence[Call]) -> list[Call]:
+    """The calls whose raw payload differs from what is stored (new ones included)."""
+    if not calls:
+        return []
+    stmt = sa.select(sources_t.c.external_id, sources_t.c.content_hash).where(
+        sources_t.c.connection == connection,
+        sources_t.c.external_id.in_([call.source.external_id for call in calls]),
+    )
+    stored = {row.external_id: row.content_hash for row in conn.execute(stmt)}
+    return [call for call in calls if stored.get(call.source.external_id) != raw_hash(call.raw)]
+
+
+def touch_source_records(
+    conn: Connection, connection: str, external_ids: Sequence[str], now: datetime | None = None
+) -> None:
+    """Record that unchanged records were seen again (full sweeps infer deletions from it)."""
+    if external_ids:
+        conn.execute(
+            sources_t.update()
+            .where(sources_t.c.connection == connection)
+            .where(sources_t.c.external_id.in_(list(external_ids)))
+            .values(last_seen_at=now or _now())
+        )
+
+
+def mark_deleted(
+    conn: Connection, connection: str, external_ids: Sequence[str], now: datetime | None = None
+) -> int:
+    """Tombstone records the vendor reports deleted; the rows and payloads are kept."""
+    if not external_ids:
+        return 0
+    return _tombstone(conn, connection, sources_t.c.external_id.in_(list(external_ids)), now)
+
+
+def mark_unseen_deleted(conn: Connection, connection: str, since: datetime) -> int:
+    """After a full sweep: records of ``connection`` not seen since ``since`` are gone."""
+    return _tombstone(conn, connection, sources_t.c.last_seen_at < since, None)
+
+
+def _tombstone(conn: Connection, connection: str, condition: Any, now: datetime | None) -> int:
+    stamp = now or _now()
+    live = (
+        sa.select(sources_t.c.external_id, sources_t.c.call_uid)
+        .where(sources_t.c.connection == connection, sources_t.c.deleted_at.is_(None))
+        .where(condition)
+    )
+    found = list(conn.execute(live))
+    if not found:
+        return 0
+    ids = [row.external_id for row in found]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        conn.execute(
+            sources_t.update()
+            .where(sources_t.c.connection == connection, sources_t.c.external_id.in_(chunk))
+            .values(deleted_at=stamp)
+        )
+    uids = [row.call_uid for row in found]
+    for start in range(0, len(uids), 500):
+        conn.execute(
+            calls_t.update()
+            .where(calls_t.c.call_uid.in_(uids[start : start + 500]))
+            .where(calls_t.c.origin_connection == connection)
+            .values(deleted_at=stamp, updated_at=stamp)
+        )
+    return len(found)
+
+
 def load_call(conn: Connection, call_uid: str) -> Call | None:
-    row = conn.execute(sa.select(calls_t.c.data).where(calls_t.c.call_uid == call_uid)).first()
-    return None if row is None else Call.model_validate(row.data)
+    stmt = sa.select(calls_t.c.data, calls_t.c.deleted_at).where(calls_t.c.call_uid == call_uid)
+    row = conn.execute(stmt).first()
+    if row is None:
+        return None
+    return Call.model_validate({**row.data, "deleted_at": row.deleted_at})
 
 
 def count_calls(conn: Connection) -> int:
@@ -320,13 +393,23 @@ class StoredToken:
     access_token: str | None
     expires_at: datetime | None
     version: int
+    seed_fingerprint: str | None = None
 
 
-def load_token(conn: Connection, connection: str) -> StoredToken | None:
-    row = conn.execute(sa.select(tokens_t).where(tokens_t.c.connection == connection)).first()
+def load_token(conn: Connection, connection: str, *, lock: bool = False) -> StoredToken | None:
+    """The stored token; ``lock`` holds the row until the transaction ends (PostgreSQL
+    ``FOR UPDATE``; on SQLite every write transaction is already exclusive)."""
+    stmt = sa.select(tokens_t).where(tokens_t.c.connection == connection)
+    row = conn.execute(stmt.with_for_update() if lock else stmt).first()
     if row is None:
         return None
-    return StoredToken(row.refresh_token, row.access_token, row.expires_at, row.version)
+    return StoredToken(
+        row.refresh_token, row.access_token, row.expires_at, row.version, row.seed_fingerprint
+    )
+
+
+def delete_token(conn: Connection, connection: str) -> None:
+    conn.execute(tokens_t.delete().where(tokens_t.c.connection == connection))
 
 
 def store_token(
@@ -341,6 +424,7 @@ def store_token(
         "refresh_token": token.refresh_token,
         "access_token": token.access_token,
         "expires_at": token.expires_at,
+        "seed_fingerprint": token.seed_fingerprint,
         "updated_at": _now(),
     }
     if expected_version is None:
@@ -407,3 +491,24 @@ def get_link(conn: Connection, call_uid: str, target: str) -> Any:
         links_t.c.call_uid == call_uid, links_t.c.target_connection == target
     )
     return conn.execute(stmt).first()
+
+
+# --- connector state ---------------------------------------------------------------------------
+
+
+def get_state(conn: Connection, connection: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Stored values of ``keys`` (missing keys are absent from the result)."""
+    if not keys:
+        return {}
+    stmt = sa.select(state_t.c.key, state_t.c.value).where(
+        state_t.c.connection == connection, state_t.c.key.in_(list(keys))
+    )
+    return {row.key: row.value for row in conn.execute(stmt)}
+
+
+def put_state(conn: Connection, connection: str, values: dict[str, dict[str, Any]]) -> None:
+    rows = [
+        {"connection": connection, "key": key, "value": value, "updated_at": _now()}
+        for key, value in values.items()
+    ]
+    upsert(conn, state_t, rows, key=["connection", "key"])

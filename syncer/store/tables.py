@@ -185,4 +185,19 @@ class OAuthTokenRow(Base):
     access_token: Mapped[str | None] = mapped_column(Text)
     expires_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(default=1)
+    # A digest of the refresh token the config supplied when this row was seeded: when an
+    # admin re-authorises and puts a new token in the config, the stored chain is replaced.
+    seed_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
+
+
+class ConnectorStateRow(Base):
+    """Small keyed facts a connector needs between runs that are not cursors (e.g. which
+    Pipedrive call log belongs to which activity). Values are JSON."""
+
+    __tablename__ = "connector_state"
+
+    connection: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)

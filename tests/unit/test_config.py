@@ -133,4 +133,4 @@ def test_bad_mapping_override(tmp_path):
         "    every: 90s\n    mapping:\n      outcome_by_disposition:\n        Odd: teleported",
     )
     message = problem(tmp_path, text)
-    assert "callsync.yaml:11: connections.pd.mapping" in message
+    assert "callsync.yaml:13: connections.pd.mapping.outcome_by_disposition.Odd: " in message

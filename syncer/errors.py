@@ -1,0 +1,64 @@
+"""The errors the engine tells apart. The question each answers is "what now?"
+
+::
+
+    CallsyncError
+    ├── MappingFailure        one record cannot become a canonical Call: quarantine it, go on
+    ├── VendorError           the vendor refused (a 4xx other than 429, or 5xx after retries)
+    │   └── AuthError         credentials rejected: stop this connection, tell the admin
+    ├── AmbiguousWriteError   a create may have happened: look it up by marker, never resend
+    └── TransientError        try again on a later run; the cursor stays where it is
+        ├── RateLimitedError  the vendor (or our own pacing) asks for a wait longer than we allow
+        └── BudgetExhaustedError  the configured share of a daily budget is spent
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class CallsyncError(Exception):
+    """Base of callsync's own errors."""
+
+
+class MappingFailure(CallsyncError):
+    """A vendor record that cannot be mapped; ``reason`` is stored with it in quarantine."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class VendorError(CallsyncError):
+    def __init__(self, vendor: str, status: int, message: str, body: str = "") -> None:
+        super().__init__(f"{vendor} answered {status}: {message}")
+        self.vendor = vendor
+        self.status = status
+        self.message = message
+        self.body = body
+
+
+class AuthError(VendorError):
+    """401/403 that a token refresh did not cure."""
+
+
+class AmbiguousWriteError(CallsyncError):
+    """The connection failed after a non-idempotent request may have reached the vendor."""
+
+
+class TransientError(CallsyncError):
+    """Nothing is wrong with the data; the run should end cleanly and retry later."""
+
+
+class RateLimitedError(TransientError):
+    def __init__(self, vendor: str, wait_seconds: float) -> None:
+        super().__init__(f"{vendor} asks to wait {wait_seconds:.0f}s, more than allowed per run")
+        self.vendor = vendor
+        self.wait_seconds = wait_seconds
+
+
+class BudgetExhaustedError(TransientError):
+    def __init__(self, vendor: str, detail: str, resets_at: datetime | None = None) -> None:
+        super().__init__(f"{vendor} budget exhausted: {detail}")
+        self.vendor = vendor
+        self.resets_at = resets_at

@@ -1,0 +1,164 @@
+"""One HTTP client per connection: timeouts, connection limits, pacing, retries, redaction.
+
+Connectors describe their vendor (base URL, auth, how to read its rate-limit headers, what
+counts as an error) and send requests through :meth:`VendorClient.request`; everything about
+waiting and retrying happens here, the same way for every vendor.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import structlog
+
+from syncer.errors import AmbiguousWriteError, RateLimitedError, VendorError
+from syncer.http.ratelimit import HintParser, Pacer, RateLimitHint, draft_hint, parse_retry_after
+from syncer.http.retry import RETRY_STATUSES, SAFE_FOR_WRITES, RetryPolicy
+
+log = structlog.get_logger("callsync.http")
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+DEFAULT_LIMITS = httpx.Limits(max_connections=10, max_keepalive_connections=5)
+
+
+@dataclass
+class VendorClient:
+    """Sends requests to one vendor account.
+
+    ``cost`` maps a request to its price against the pacer (Pipedrive charges tokens per
+    endpoint; everyone else charges one request). ``sleep`` is injectable so tests do not wait.
+    """
+
+    vendor: str
+    base_url: str
+    pacer: Pacer
+    auth: httpx.Auth | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    hints: HintParser = draft_hint
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    transport: httpx.BaseTransport | None = None
+    cost: Callable[[str, str], float] = lambda _method, _path: 1.0
+    observe: Callable[[httpx.Response], None] | None = None
+    sleep: Callable[[float], None] = time.sleep
+    timeout: httpx.Timeout = field(default_factory=lambda: DEFAULT_TIMEOUT)
+    _client: httpx.Client = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            auth=self.auth,
+            headers=dict(self.headers),
+            transport=self.transport,
+            timeout=self.timeout,
+            limits=DEFAULT_LIMITS,
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> VendorClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        idempotent: bool | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send a request, retrying what is safe to retry; return the final 2xx response.
+
+        Raises :class:`VendorError` for other answers, :class:`RateLimitedError` when the wait
+        would pass the policy's cap, and :class:`AmbiguousWriteError` when a non-idempotent
+        request may have reached the vendor but no answer came back.
+        """
+        method = method.upper()
+        safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        path = httpx.URL(url).path or url
+        for attempt in range(1, self.policy.max_attempts + 1):
+            self.pacer.acquire(self.cost(method, path))
+            response = self._send(method, url, safe, attempt, kwargs)
+            if response is None:
+                continue
+            hint = self.hints(response.headers)
+            self.pacer.observe(hint)
+            if self.observe is not None:
+                self.observe(response)
+            if response.status_code < 400:
+                return response
+            if not self._retryable(response, safe, attempt):
+                raise VendorError(
+                    self.vendor, response.status_code, _excerpt(response), response.text
+                )
+            self._wait(response, hint, attempt)
+        raise AssertionError("unreachable: the last attempt either returns or raises")
+
+    def _send(
+        self, method: str, url: str, safe: bool, attempt: int, kwargs: dict[str, Any]
+    ) -> httpx.Response | None:
+        try:
+            return self._client.request(method, url, **kwargs)
+        except httpx.ConnectError as exc:
+            # Nothing reached the vendor: resending is safe even for a create.
+            self._transport_failure(exc, attempt, method, url)
+        except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            if not safe:
+                raise AmbiguousWriteError(
+                    f"{self.vendor} {method} {httpx.URL(url).path}: {type(exc).__name__}"
+                ) from exc
+            self._transport_failure(exc, attempt, method, url)
+        return None
+
+    def _transport_failure(self, exc: Exception, attempt: int, method: str, url: str) -> None:
+        if attempt >= self.policy.max_attempts:
+            raise exc
+        wait = self.policy.backoff(attempt)
+        log.warning(
+            "http.retry",
+            vendor=self.vendor,
+            method=method,
+            path=httpx.URL(url).path,
+            error=type(exc).__name__,
+            wait=round(wait, 2),
+            attempt=attempt,
+        )
+        self.sleep(wait)
+
+    def _retryable(self, response: httpx.Response, safe: bool, attempt: int) -> bool:
+        status = response.status_code
+        allowed = RETRY_STATUSES if safe else SAFE_FOR_WRITES
+        return status in allowed and attempt < self.policy.max_attempts
+
+    def _wait(self, response: httpx.Response, hint: RateLimitHint | None, attempt: int) -> None:
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        reset = hint.reset_after if hint is not None and response.status_code == 429 else None
+        wait = self.policy.wait(attempt, retry_after, reset)
+        if wait > self.policy.max_wait_seconds:
+            raise RateLimitedError(self.vendor, wait)
+        log.warning(
+            "http.retry",
+            vendor=self.vendor,
+            status=response.status_code,
+            path=response.request.url.path,
+            wait=round(wait, 2),
+            attempt=attempt,
+        )
+        if response.status_code == 429:
+            self.pacer.hold(wait)  # every request of this credential waits, this retry included
+        else:
+            self.sleep(wait)
+
+
+def _excerpt(response: httpx.Response, limit: int = 300) -> str:
+    text = response.text.strip().replace("\n", " ")
+    return text[:limit] + ("…" if len(text) > limit else "")

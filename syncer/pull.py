@@ -1,0 +1,183 @@
+"""Pulling: stream a connector's pages into the store, one transaction per page.
+
+Per page, in one transaction: map every record (failures go to quarantine with their reason,
+the rest of the page goes on), store the changed calls and raw payloads, touch the unchanged
+ones, tombstone deletions, store connector state, and advance the cursor. A crash between
+pages re-reads at most one page; the cursor never passes data that is not stored.
+
+A lease per (connection, stream), renewed in every page transaction, keeps two workers from
+pulling the same stream; a worker that lost its lease rolls its page back and stops.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy.engine import Connection, Engine
+
+from connectors.base import Connector, Cursor, JsonDict, Page
+from syncer.errors import MappingFailure, TransientError
+from syncer.model import Call
+from syncer.store import repo
+
+log = structlog.get_logger("callsync.pull")
+
+LEASE_TTL = timedelta(minutes=10)
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class LeaseLostError(TransientError):
+    """Another worker holds (or took over) this stream."""
+
+
+@dataclass
+class StreamStats:
+    pages: int = 0
+    records: int = 0
+    stored: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    deleted: int = 0
+    complete: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class PullResult:
+    streams: dict[str, StreamStats] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def map_records(
+    connector: Connector, records: Iterable[JsonDict]
+) -> tuple[list[Call], list[repo.Quarantined]]:
+    """Canonical calls for the records that map; the others with the reason they do not."""
+    calls: dict[str, Call] = {}
+    failed: list[repo.Quarantined] = []
+    for record in records:
+        try:
+            call = connector.to_call(record)
+        except MappingFailure as failure:
+            failed.append(_quarantined(connector, record, failure.reason))
+        except (ValidationError, ValueError, KeyError, TypeError) as error:
+            failed.append(_quarantined(connector, record, f"invalid record: {error}"))
+        else:
+            calls[call.call_uid] = call  # the same id twice on a page: the later copy wins
+    return list(calls.values()), failed
+
+
+def _quarantined(connector: Connector, record: JsonDict, reason: str) -> repo.Quarantined:
+    try:
+        key = connector.record_key(record)
+    except (KeyError, TypeError, ValueError):
+        key = f"unkeyed:{repo.raw_hash(record)[:16]}"
+    return repo.Quarantined(key, record, reason)
+
+
+def commit_page(
+    conn: Connection, connector: Connector, stream: str, page: Page, stats: StreamStats
+) -> None:
+    """Store one page and its checkpoint (the caller owns the transaction)."""
+    name = connector.context.name
+    calls, failed = map_records(connector, page.records)
+    changed = repo.changed_calls(conn, name, calls)
+    changed_ids = {call.source.external_id for call in changed}
+    repo.upsert_calls(conn, changed)
+    repo.upsert_source_records(conn, changed)
+    unchanged = [c.source.external_id for c in calls if c.source.external_id not in changed_ids]
+    repo.touch_source_records(conn, name, unchanged)
+    repo.quarantine(conn, name, stream, failed)
+    repo.resolve_quarantined(conn, name, [call.source.external_id for call in calls])
+    stats.deleted += repo.mark_deleted(conn, name, page.deleted)
+    if page.unseen_since is not None:
+        stats.deleted += repo.mark_unseen_deleted(conn, name, page.unseen_since)
+    if page.state:
+        repo.put_state(conn, name, dict(page.state))
+    checkpoint = page.checkpoint
+    if checkpoint.completed is not None:
+        repo.save_cursor(
+            conn, name, stream, completed=checkpoint.completed, partial=checkpoint.partial
+        )
+    else:
+        repo.save_cursor(conn, name, stream, partial=checkpoint.partial)
+    stats.pages += 1
+    stats.records += len(page.records)
+    stats.stored += len(changed)
+    stats.unchanged += len(unchanged)
+    stats.quarantined += len(failed)
+
+
+def pull_stream(
+    engine: Engine,
+    connector: Connector,
+    stream: str,
+    *,
+    stop: threading.Event | None = None,
+    owner: str = WORKER_ID,
+) -> StreamStats:
+    """Read ``stream`` from its stored cursor to the end (or until ``stop`` is set)."""
+    name = connector.context.name
+    lease = f"pull:{name}:{stream}"
+    stats = StreamStats()
+    with engine.begin() as conn:
+        if not repo.acquire_lease(conn, lease, owner, LEASE_TTL):
+            raise LeaseLostError(f"{lease} is held by another worker")
+        state = repo.get_cursor(conn, name, stream)
+    try:
+        for page in connector.read(stream, Cursor(state.completed, state.partial)):
+            with engine.begin() as conn:
+                if not repo.acquire_lease(conn, lease, owner, LEASE_TTL):
+                    raise LeaseLostError(f"lost {lease} to another worker")
+                commit_page(conn, connector, stream, page, stats)
+            if page.checkpoint.partial is None:
+                stats.complete = True
+            if stop is not None and stop.is_set():
+                break
+    finally:
+        with engine.begin() as conn:
+            repo.release_lease(conn, lease, owner)
+    return stats
+
+
+def pull(
+    engine: Engine, connector: Connector, *, stop: threading.Event | None = None
+) -> PullResult:
+    """Pull every stream of a connector, recorded as one sync run."""
+    name = connector.context.name
+    with engine.begin() as conn:
+        run_id = repo.start_run(conn, name, "pull")
+    result = PullResult()
+    status = "ok"
+    try:
+        for stream in connector.streams:
+            result.streams[stream] = pull_stream(engine, connector, stream, stop=stop)
+            if stop is not None and stop.is_set():
+                status = "aborted"
+                break
+    except TransientError as error:
+        status, result.error = "aborted", str(error)
+        log.warning("pull.aborted", connection=name, error=str(error))
+    except Exception as error:
+        status, result.error = "failed", f"{type(error).__name__}: {error}"
+        log.error("pull.failed", connection=name, error=result.error)
+        raise
+    finally:
+        stats = {stream: s.as_dict() for stream, s in result.streams.items()}
+        with engine.begin() as conn:
+            repo.finish_run(conn, run_id, status, stats, result.error)
+    return result
