@@ -41,6 +41,7 @@ import httpx
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict
 
 from syncer.http.oauth import TokenStore
+from syncer.http.ratelimit import PROCESS_PACERS, PacerRegistry
 from syncer.mapping import VendorTable
 from syncer.model import Call
 
@@ -102,6 +103,7 @@ class ConnectorContext:
     tokens: TokenStore | None = None  # OAuth vendors only
     transport: httpx.BaseTransport | None = None  # tests and the demo reach emulators here
     sleep: Callable[[float], None] | None = None  # tests replace waiting
+    pacers: PacerRegistry = PROCESS_PACERS  # one pacer per credential, shared process-wide
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 

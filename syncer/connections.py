@@ -12,6 +12,7 @@ import connectors
 from connectors.base import Connector, ConnectorContext, JsonDict
 from syncer import mapping
 from syncer.config import CallsyncConfig
+from syncer.http.ratelimit import PROCESS_PACERS, PacerRegistry
 from syncer.store import repo
 from syncer.tokens import DatabaseTokenStore
 
@@ -36,6 +37,7 @@ def build_connector(
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] | None = None,
     tables: dict[str, mapping.VendorTable] | None = None,
+    pacers: PacerRegistry | None = None,
 ) -> Connector:
     """The connector of connection ``name``, wired to ``engine`` for state and OAuth tokens."""
     connection = config.connections[name]
@@ -58,6 +60,7 @@ def build_connector(
         tokens=tokens,
         transport=transport,
         sleep=sleep,
+        pacers=pacers or PROCESS_PACERS,
     )
     dotted = connectors.entry(connection.kind).connector
     if dotted is None:

@@ -131,14 +131,31 @@ class Pacer:
             self._hold_until = max(self._hold_until, self._clock() + seconds)
 
 
-_PACERS: dict[str, Pacer] = {}
-_PACERS_LOCK = threading.Lock()
+class PacerRegistry:
+    """One :class:`Pacer` per credential, shared by every client that uses the credential.
+
+    The engine keeps one registry per process; tests make their own (with a fake clock).
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._pacers: dict[str, Pacer] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, rate: float, burst: float) -> Pacer:
+        """The pacer of credential ``key`` (created with ``rate``/``burst`` on first use)."""
+        with self._lock:
+            pacer = self._pacers.get(key)
+            if pacer is None:
+                pacer = Pacer(rate, max(1, math.floor(burst)), clock=self._clock, sleep=self._sleep)
+                self._pacers[key] = pacer
+            return pacer
 
 
-def shared_pacer(key: str, rate: float, burst: int) -> Pacer:
-    """The process-wide pacer of a credential (created on first use)."""
-    with _PACERS_LOCK:
-        pacer = _PACERS.get(key)
-        if pacer is None:
-            pacer = _PACERS[key] = Pacer(rate, max(1, math.floor(burst)))
-        return pacer
+PROCESS_PACERS = PacerRegistry()

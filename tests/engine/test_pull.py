@@ -34,8 +34,7 @@ class ScriptedConnector(Connector):
 
     def read(self, stream: str, cursor: Cursor) -> Iterator[Page]:
         start = (cursor.partial or {}).get("next", (cursor.completed or {}).get("next", 0))
-        served = 0
-        for index in range(start, len(self.records), self.size):
+        for served, index in enumerate(range(start, len(self.records), self.size)):
             if self.crash_after_pages is not None and served == self.crash_after_pages:
                 raise RuntimeError("process killed")
             end = index + self.size
@@ -44,7 +43,6 @@ class ScriptedConnector(Connector):
                 partial=None if last else {"next": end},
                 completed={"next": len(self.records)} if last else None,
             )
-            served += 1
             yield Page(
                 self.records[index:end],
                 checkpoint,
