@@ -20,8 +20,12 @@ from rich.console import Console
 import connectors
 from connectors.emulation.fleet import start_fleet
 from connectors.emulation.world import World
+from syncer import logs
 from syncer import status as status_report
 from syncer.config import CallsyncConfig, ConfigError, load_config
+from syncer.connections import build_connector
+from syncer.pull import PullResult
+from syncer.pull import pull as pull_calls
 from syncer.store import database
 
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
@@ -78,10 +82,12 @@ def _load(config_path: Path) -> CallsyncConfig:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), prog_name="callsync")
-def main() -> None:
+@click.option("--log-level", default="WARNING", show_default=True, help="DEBUG, INFO, WARNING...")
+def main(log_level: str) -> None:
     """callsync keeps phone-call logs consistent across Amplemarket, Outreach, Close and
     Pipedrive: read every call, map it to one canonical form, write it exactly once wherever
     a route says it belongs."""
+    logs.configure(log_level.upper())
 
 
 @main.group()
@@ -136,6 +142,54 @@ def status(config_path: Path, as_json: bool) -> None:
         click.echo(json.dumps(report, indent=2, default=str))
         return
     Console(width=120).print(status_report.as_table(report))
+
+
+@main.command()
+@config_option
+@click.option(
+    "--connection",
+    "names",
+    multiple=True,
+    help="Pull only this connection (repeatable). Default: every connection.",
+)
+@handles_errors
+def pull(config_path: Path, names: tuple[str, ...]) -> None:
+    """Read every call changed since the last pull into the database, once, and exit."""
+    loaded = _load(config_path)
+    unknown = [name for name in names if name not in loaded.connections]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown connection(s): {', '.join(unknown)}", param_hint="--connection"
+        )
+    engine = database.create_engine(loaded.database.url)
+    failed = False
+    try:
+        database.upgrade(engine)
+        for name in names or tuple(loaded.connections):
+            connector = build_connector(loaded, name, engine)
+            try:
+                result = pull_calls(engine, connector)
+            except Exception as error:  # noqa: BLE001 - report and go on with the others
+                failed = True
+                click.echo(f"{name}: failed: {type(error).__name__}: {error}", err=True)
+                continue
+            finally:
+                connector.close()
+            click.echo(f"{name}: {_summary(result)}")
+    finally:
+        engine.dispose()
+    if failed:
+        sys.exit(EXIT_RUNTIME)
+
+
+def _summary(result: PullResult) -> str:
+    parts = [
+        f"{stream} read {s.records}, stored {s.stored}, quarantined {s.quarantined}, "
+        f"deleted {s.deleted}"
+        for stream, s in result.streams.items()
+    ]
+    text = "; ".join(parts) or "nothing to read"
+    return text + (f" (stopped early: {result.error})" if result.error else "")
 
 
 @main.command()
