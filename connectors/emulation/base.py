@@ -120,6 +120,7 @@ class Emulator(abc.ABC):
             return early
         if self.faults.latency_ms:
             time.sleep(self.faults.latency_ms / 1000)
+        extra_headers: dict[str, str] = {}
         try:
             if route is None:
                 raise ApiError(405 if path_known else 404, "not_found", "No such endpoint")
@@ -127,8 +128,8 @@ class Emulator(abc.ABC):
             extra_headers = self.admit(request, route, caller)
             response = route.handler(request, params)
         except ApiError as error:
+            # Rate-limit headers of an admitted request belong on its error answer too.
             response = self.render_error(error)
-            extra_headers = {}
         response.headers.update({k.lower(): v for k, v in extra_headers.items()})
         return self._fault_after(response, faults)
 
