@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,10 @@ class StateDB:
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         with self.lock:
             return self._conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        with self.lock:
+            self._conn.executemany(sql, rows)
 
     def transaction(self) -> _Transaction:
         return _Transaction(self)
@@ -122,6 +126,23 @@ class Collection:
                 (self.name, str(id), k1, k2, k3, owner_text, body),
             )
             return int(cursor.fetchone()[0])
+
+    def put_many(self, items: Iterable[tuple[str | int, dict[str, Any], str | int | None]]) -> None:
+        """Insert or replace many ``(id, doc, owner)`` at once (seeding); no seqs returned."""
+        rows = []
+        for id_, doc, owner in items:
+            k1, k2, k3 = self._values(doc)
+            body = json.dumps(doc, separators=(",", ":"))
+            rows.append(
+                (self.name, str(id_), k1, k2, k3, None if owner is None else str(owner), body)
+            )
+        with self.db.lock:
+            self.db.executemany(
+                "INSERT INTO docs (coll, id, k1, k2, k3, owner, doc) VALUES (?,?,?,?,?,?,?) "
+                "ON CONFLICT (coll, id) DO UPDATE SET k1=excluded.k1, k2=excluded.k2, "
+                "k3=excluded.k3, owner=excluded.owner, doc=excluded.doc",
+                rows,
+            )
 
     def next_seq(self) -> int:
         row = self.db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM docs").fetchone()
