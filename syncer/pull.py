@@ -100,7 +100,8 @@ def commit_page(
     repo.upsert_calls(conn, changed)
     repo.upsert_source_records(conn, changed)
     unchanged = [c.source.external_id for c in calls if c.source.external_id not in changed_ids]
-    repo.touch_source_records(conn, name, unchanged)
+    # A record that fails to map was still seen: a sweep must not take it for deleted.
+    repo.touch_source_records(conn, name, unchanged + [item.record_key for item in failed])
     repo.quarantine(conn, name, stream, failed)
     repo.resolve_quarantined(conn, name, [call.source.external_id for call in calls])
     stats.deleted += repo.mark_deleted(conn, name, page.deleted)

@@ -135,13 +135,27 @@ def changed_calls(conn: Connection, connection: str, calls: Sequence[Call]) -> l
 def touch_source_records(
     conn: Connection, connection: str, external_ids: Sequence[str], now: datetime | None = None
 ) -> None:
-    """Record that unchanged records were seen again (full sweeps infer deletions from it)."""
-    if external_ids:
+    """Record that records were seen again (full sweeps infer deletions from it); a record
+    seen again after being tombstoned is alive after all."""
+    if not external_ids:
+        return
+    ids = list(external_ids)
+    touched = (sources_t.c.connection == connection) & sources_t.c.external_id.in_(ids)
+    revived = (
         conn.execute(
-            sources_t.update()
-            .where(sources_t.c.connection == connection)
-            .where(sources_t.c.external_id.in_(list(external_ids)))
-            .values(last_seen_at=now or _now())
+            sa.select(sources_t.c.call_uid).where(touched, sources_t.c.deleted_at.is_not(None))
+        )
+        .scalars()
+        .all()
+    )
+    conn.execute(
+        sources_t.update().where(touched).values(last_seen_at=now or _now(), deleted_at=None)
+    )
+    if revived:
+        conn.execute(
+            calls_t.update()
+            .where(calls_t.c.call_uid.in_(list(revived)), calls_t.c.origin_connection == connection)
+            .values(deleted_at=None, updated_at=now or _now())
         )
 
 

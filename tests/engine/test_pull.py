@@ -186,3 +186,32 @@ def test_a_stream_held_by_another_worker_is_not_pulled(engine):
     with pytest.raises(LeaseLostError):
         pull_stream(engine, make(engine, records(2)), "calls")
     assert stored_ids(engine) == set()
+
+
+def test_a_tombstoned_record_seen_again_is_alive(engine):
+    connector = make(engine, records(3))
+    pull(engine, connector)
+    connector.deleted = ["acti_1"]
+    with engine.begin() as conn:
+        repo.save_cursor(conn, "close", "calls", completed={"next": 0})
+    pull(engine, connector)
+    connector.deleted = []
+    with engine.begin() as conn:
+        repo.save_cursor(conn, "close", "calls", completed={"next": 0})
+    pull(engine, connector)
+    with engine.connect() as conn:
+        rows = {
+            row.origin_external_id: row.deleted_at for row in conn.execute(repo.calls_t.select())
+        }
+    assert rows["acti_1"] is None
+
+
+def test_a_record_that_turns_malformed_is_not_swept_away(engine):
+    connector = make(engine, records(3))
+    pull(engine, connector)
+    connector.records[1]["outcome"] = "teleported"
+    connector.sweep_since = datetime.now(UTC)
+    with engine.begin() as conn:
+        repo.save_cursor(conn, "close", "calls", completed={"next": 0})
+    stats = pull(engine, connector).streams["calls"]
+    assert (stats.quarantined, stats.deleted) == (1, 0)
