@@ -7,6 +7,7 @@ a vendor cannot express is never invented here; lossy conversions live in ``mapp
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -102,14 +103,21 @@ class PhoneNumber(_Frozen):
     @classmethod
     def parse(cls, raw: str, default_region: str | None = "US") -> PhoneNumber:
         """Normalise ``raw``; national-format numbers are read in ``default_region``."""
-        try:
-            parsed = phonenumbers.parse(raw, default_region)
-        except phonenumbers.NumberParseException:
-            return cls(raw=raw)
-        if not phonenumbers.is_possible_number(parsed):
-            return cls(raw=raw)
-        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-        return cls(raw=raw, e164=e164, valid=phonenumbers.is_valid_number(parsed))
+        return _parse_phone(raw, default_region)
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_phone(raw: str, default_region: str | None) -> PhoneNumber:
+    # Parsing costs ~100 µs and the same few thousand numbers recur on every page, so results
+    # (immutable) are cached.
+    try:
+        parsed = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException:
+        return PhoneNumber(raw=raw)
+    if not phonenumbers.is_possible_number(parsed):
+        return PhoneNumber(raw=raw)
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return PhoneNumber(raw=raw, e164=e164, valid=phonenumbers.is_valid_number(parsed))
 
 
 class VendorLabel(_Frozen):

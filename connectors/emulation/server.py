@@ -18,6 +18,12 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's
+            # algorithm meets the client's delayed ACK and every response stalls ~40 ms.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def log_message(self, format: str, *args: object) -> None:
             """Silence per-request logging; the emulator keeps its own stats."""
 

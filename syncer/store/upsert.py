@@ -52,17 +52,20 @@ def upsert(
         return 0
     columns = list(rows[0].keys())
     changed = [c for c in columns if c not in key] if update is None else list(update)
+    stmt = insert_for(conn, table)
+    if changed:
+        guard = where(stmt) if callable(where) else where
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(key),
+            set_={c: stmt.excluded[c] for c in changed},
+            where=guard,
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
+    # One statement executed for many parameter sets: it compiles once and stays in
+    # SQLAlchemy's cache, where a multi-row VALUES of a new length would compile every page.
     affected = 0
     for chunk in _chunks(rows, len(columns)):
-        stmt = insert_for(conn, table).values(list(chunk))
-        if changed:
-            guard = where(stmt) if callable(where) else where
-            stmt = stmt.on_conflict_do_update(
-                index_elements=list(key),
-                set_={c: stmt.excluded[c] for c in changed},
-                where=guard,
-            )
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
-        affected += conn.execute(stmt).rowcount
+        result = conn.execute(stmt, list(chunk))
+        affected += max(result.rowcount, 0)
     return affected

@@ -134,3 +134,20 @@ def test_bad_mapping_override(tmp_path):
     )
     message = problem(tmp_path, text)
     assert "callsync.yaml:13: connections.pd.mapping.outcome_by_disposition.Odd: " in message
+
+
+def test_example_fallbacks_are_the_emulators_demo_credentials():
+    """`callsync emulators` + the example config must work with no environment at all."""
+    import connectors
+
+    config = load_config(ROOT / "config.example.yaml", env={})
+    secrets = {
+        name: {k: v.get_secret_value() for k, v in conn.settings if hasattr(v, "get_secret_value")}
+        for name, conn in config.connections.items()
+    }
+    emulators = {kind: connectors.emulator_class(kind) for kind in connectors.known_kinds()}
+    assert secrets["ample"]["api_key"] == emulators["amplemarket"].DEMO_API_KEY
+    assert secrets["close"]["api_key"] == emulators["close"].DEMO_API_KEY
+    assert secrets["pipedrive"]["api_token"] == emulators["pipedrive"].DEMO_API_TOKEN
+    assert secrets["outreach"]["client_secret"] == emulators["outreach"].DEMO_CLIENT_SECRET
+    assert secrets["outreach"]["refresh_token"] == emulators["outreach"].DEMO_REFRESH_TOKEN

@@ -1,0 +1,95 @@
+"""The Outreach connector: reads calls with the window strategy of ``cursor``.
+
+``client`` speaks HTTP (OAuth, pagination, rate limits), ``cursor`` decides what to ask,
+``records`` maps answers, ``labels`` names dispositions and purposes. See ``cursor`` for why a
+pull cannot miss a call and what it costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from connectors.base import Checkpoint, Connector, ConnectorContext, Cursor, JsonDict, Page
+from connectors.outreach.client import ListPage, OutreachClient
+from connectors.outreach.cursor import Window, plan
+from connectors.outreach.labels import LabelCatalog
+from connectors.outreach.records import map_call, record_key
+from connectors.outreach.settings import MAX_PAGE_SIZE, OutreachSettings
+from syncer.errors import VendorError
+from syncer.model import Call
+
+CALLS = "calls"
+
+
+def wall_clock() -> datetime:
+    """The store's clock: ``Page.unseen_since`` is compared with when records were stored."""
+    return datetime.now(UTC)
+
+
+class OutreachConnector(Connector):
+    kind = "outreach"
+    streams = (CALLS,)
+
+    def __init__(self, context: ConnectorContext) -> None:
+        super().__init__(context)
+        if not isinstance(context.settings, OutreachSettings):
+            raise TypeError("OutreachConnector needs OutreachSettings")
+        self.settings = context.settings
+        self.client = OutreachClient(context, self.settings)
+        self.labels = LabelCatalog(self._collection)
+
+    def read(self, stream: str, cursor: Cursor) -> Iterator[Page]:
+        if stream != CALLS:
+            raise ValueError(f"outreach has no stream {stream!r}")
+        if cursor.partial is not None:
+            window = Window.from_json(cursor.partial["window"])
+            yield from self._walk(window, str(cursor.partial["next"]))
+            return
+        planned = plan(cursor.completed, self.settings, self.context.clock(), wall_clock())
+        if planned is None:  # the cursor is ahead of what may be read: no request
+            yield Page([], Checkpoint(partial=None, completed=cursor.completed))
+            return
+        yield from self._walk(planned, None)
+
+    def _walk(self, window: Window, link: str | None) -> Iterator[Page]:
+        page = self._resume(window, link) if link else self._first(window)
+        while page.next_link is not None:
+            self.labels.prepare(page.records)
+            partial = {"window": window.to_json(), "next": page.next_link}
+            yield Page(page.records, Checkpoint(partial=partial))
+            previous, page = page.next_link, self.client.next_page(CALLS, page.next_link)
+            if page.next_link == previous:
+                raise VendorError("outreach", 200, "links.next repeats itself")
+        self.labels.prepare(page.records)
+        done = Checkpoint(partial=None, completed=window.done.to_json())
+        yield Page(page.records, done, unseen_since=window.sweep_started)
+
+    def _first(self, window: Window) -> ListPage:
+        return self.client.first_page(CALLS, window.query(self.settings.page_size))
+
+    def _resume(self, window: Window, link: str) -> ListPage:
+        try:
+            return self.client.next_page(CALLS, link)
+        except VendorError as error:
+            if error.status not in (400, 404, 422):
+                raise
+            # The stored page cursor is refused (expired?): walk the window again from its start.
+            return self._first(window)
+
+    def _collection(self, path: str) -> Iterator[JsonDict]:
+        params = [("count", "false"), ("page[size]", str(MAX_PAGE_SIZE))]
+        return self.client.iter_all(path, params)
+
+    def to_call(self, record: JsonDict) -> Call:
+        return map_call(record, self.context, self.labels)
+
+    def record_key(self, record: JsonDict) -> str:
+        return record_key(record)
+
+    def check(self) -> None:
+        """One cheap authenticated request: the first call, if any (needs ``calls.read``)."""
+        self.client.first_page(CALLS, [("count", "false"), ("page[size]", "1")])
+
+    def close(self) -> None:
+        self.client.close()
