@@ -23,7 +23,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    JsonValue,
     NonNegativeInt,
 )
 
@@ -185,7 +184,9 @@ class Call(_Frozen):
     tags: tuple[str, ...] = ()
     cost_cents: Decimal | None = Field(default=None, description="cost in US cents")
     deleted_at: UtcDatetime | None = None
-    raw: dict[str, JsonValue] = Field(default_factory=dict, repr=False)
+    # The vendor payload exactly as parsed from its JSON response. Typed loosely on purpose:
+    # validating every nested value again would cost more than the rest of the model.
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
 
     @property
     def call_uid(self) -> str:
@@ -196,12 +197,18 @@ class Call(_Frozen):
 
         Two reads of an unchanged call hash equal, so unchanged calls cost no write.
         """
-        payload = self.model_dump(mode="json", exclude={"raw", "source"})
-        payload["source_id"] = [self.source.system, self.source.external_id]
-        blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
+        return content_hash_of(canonical_json(self))
 
 
 def canonical_json(call: Call) -> dict[str, Any]:
     """The JSON form stored in the database (everything but the raw payload)."""
     return call.model_dump(mode="json", exclude={"raw"})
+
+
+def content_hash_of(data: dict[str, Any]) -> str:
+    """:meth:`Call.content_hash` from the call's :func:`canonical_json` (computed once)."""
+    source = data["source"]
+    payload = {key: value for key, value in data.items() if key != "source"}
+    payload["source_id"] = [source["system"], source["external_id"]]
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()

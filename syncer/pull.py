@@ -95,10 +95,11 @@ def commit_page(
     """Store one page and its checkpoint (the caller owns the transaction)."""
     name = connector.context.name
     calls, failed = map_records(connector, page.records)
-    changed = repo.changed_calls(conn, name, calls)
+    hashes = {call.source.external_id: repo.raw_hash(call.raw) for call in calls}
+    changed = repo.changed_calls(conn, name, calls, hashes)
     changed_ids = {call.source.external_id for call in changed}
     repo.upsert_calls(conn, changed)
-    repo.upsert_source_records(conn, changed)
+    repo.upsert_source_records(conn, changed, hashes=hashes)
     unchanged = [c.source.external_id for c in calls if c.source.external_id not in changed_ids]
     # A record that fails to map was still seen: a sweep must not take it for deleted.
     repo.touch_source_records(conn, name, unchanged + [item.record_key for item in failed])

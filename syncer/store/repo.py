@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -17,7 +17,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from syncer.model import Call, canonical_json
+from syncer.model import Call, canonical_json, content_hash_of
 from syncer.store.tables import (
     CallLinkRow,
     CallRow,
@@ -56,6 +56,7 @@ def raw_hash(raw: Any) -> str:
 
 
 def _call_row(call: Call, now: datetime) -> dict[str, Any]:
+    data = canonical_json(call)
     return {
         "call_uid": call.call_uid,
         "origin_system": call.source.system,
@@ -66,10 +67,10 @@ def _call_row(call: Call, now: datetime) -> dict[str, Any]:
         "from_e164": call.from_number.e164 if call.from_number else None,
         "to_e164": call.to_number.e164 if call.to_number else None,
         "duration_seconds": call.duration_seconds,
-        "content_hash": call.content_hash(),
+        "content_hash": content_hash_of(data),
         "source_updated_at": call.source.source_updated_at,
         "deleted_at": call.deleted_at,
-        "data": canonical_json(call),
+        "data": data,
         "created_at": now,
         "updated_at": now,
     }
@@ -93,10 +94,17 @@ def upsert_calls(conn: Connection, calls: Sequence[Call], now: datetime | None =
 
 
 def upsert_source_records(
-    conn: Connection, calls: Sequence[Call], now: datetime | None = None
+    conn: Connection,
+    calls: Sequence[Call],
+    now: datetime | None = None,
+    hashes: Mapping[str, str] | None = None,
 ) -> int:
-    """Keep each call's raw vendor payload and its hash beside the canonical row."""
+    """Keep each call's raw vendor payload and its hash beside the canonical row.
+
+    ``hashes`` (external id -> :func:`raw_hash`) saves hashing payloads a second time.
+    """
     stamp = now or _now()
+    known = hashes or {}
     rows = [
         {
             "connection": call.source.connection,
@@ -104,7 +112,7 @@ def upsert_source_records(
             "system": call.source.system,
             "call_uid": call.call_uid,
             "raw": call.raw,
-            "content_hash": raw_hash(call.raw),
+            "content_hash": known.get(call.source.external_id) or raw_hash(call.raw),
             "source_updated_at": call.source.source_updated_at,
             "deleted_at": call.deleted_at,
             "first_seen_at": stamp,
@@ -120,8 +128,11 @@ def upsert_source_records(
     return upsert(conn, sources_t, rows, key=["connection", "external_id"], update=update)
 
 
-def changed_calls(conn: Connection, connection: str, calls: Sequence[Call]) -> list[Call]:
-    """The calls whose raw payload differs from what is stored (new ones included)."""
+def changed_calls(
+    conn: Connection, connection: str, calls: Sequence[Call], hashes: Mapping[str, str]
+) -> list[Call]:
+    """The calls whose raw payload differs from what is stored (new ones included);
+    ``hashes`` maps each call's external id to :func:`raw_hash` of its payload."""
     if not calls:
         return []
     stmt = sa.select(sources_t.c.external_id, sources_t.c.content_hash).where(
@@ -129,7 +140,7 @@ def changed_calls(conn: Connection, connection: str, calls: Sequence[Call]) -> l
         sources_t.c.external_id.in_([call.source.external_id for call in calls]),
     )
     stored = {row.external_id: row.content_hash for row in conn.execute(stmt)}
-    return [call for call in calls if stored.get(call.source.external_id) != raw_hash(call.raw)]
+    return [c for c in calls if stored.get(c.source.external_id) != hashes[c.source.external_id]]
 
 
 def touch_source_records(
