@@ -1,0 +1,91 @@
+"""The Close connector's read path (vendor facts: shared/vendor-apis/close-pipedrive.md §1).
+
+Close lists calls by offset only, has no ``date_updated`` filter on calls, caps ``_skip``, and
+reports edits and deletions in an event log kept for 30 days (§1.5, §1.8, gotchas f and h).
+So the connector reads two streams with separate cursors (§1.9):
+
+``calls`` (``calls.py``, ``windows.py``)
+    Every call by ``date_created`` window ``(last end, now - settle_delay]``, walked with
+    ``_skip`` and ``_limit`` = the max page (100), split when it would pass the ``_skip`` cap,
+    with overlapping pages so deletions during a walk cannot skip a call. In-progress calls are
+    re-read until they end. Full pull: about N/99 requests + 1 cap probe + 1 outcome fetch;
+    idle poll: 1 request (an empty window).
+``call_events`` (``events.py``)
+    ``updated``/``created``/``deleted`` events since the last poll minus a 5-minute rescan;
+    changed calls are re-read by ``id__in``, deleted ones tombstoned, backdated creations
+    caught. A gap over the log's 30 days triggers a full re-scan with deletion inference.
+    Idle poll: one request per action (3).
+
+Records map through ``records.py``; labels of custom outcomes (``outcome_id``) come from
+``GET /outcome/`` once per connector instance, fetched before the first page that has calls
+(idle polls never fetch them). HTTP, auth and rate limits: ``client.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from connectors.base import Connector, ConnectorContext, Cursor, JsonDict, Page
+from connectors.close import records
+from connectors.close.calls import CallsStream
+from connectors.close.client import CloseApi
+from connectors.close.events import EventStream
+from connectors.close.settings import CloseSettings
+from syncer.model import Call
+
+
+class CloseConnector(Connector):
+    kind = "close"
+    streams = ("calls", "call_events")
+
+    def __init__(self, context: ConnectorContext) -> None:
+        super().__init__(context)
+        if not isinstance(context.settings, CloseSettings):
+            raise TypeError(f"close needs CloseSettings, got {type(context.settings).__name__}")
+        self.settings = context.settings
+        self.api = CloseApi(context, self.settings)
+        self._outcomes: dict[str, str] | None = None
+        self._calls = CallsStream(self.api, self.settings, context.clock, context.state)
+        self._events = EventStream(self.api, self.settings, context.clock, context.state)
+
+    def read(self, stream: str, cursor: Cursor) -> Iterator[Page]:
+        if stream == "calls":
+            pages = self._calls.read(cursor)
+        elif stream == "call_events":
+            pages = self._events.read(cursor)
+        else:
+            raise ValueError(f"close has no stream {stream!r}; streams: {self.streams}")
+        return self._labelled(pages)
+
+    def _labelled(self, pages: Iterator[Page]) -> Iterator[Page]:
+        # Fetch outcome labels before the engine maps the first calls (not inside to_call,
+        # where a vendor error would look like a mapping failure).
+        for page in pages:
+            if page.records:
+                self.outcome_labels()
+            yield page
+
+    def outcome_labels(self) -> dict[str, str]:
+        """Outcome names by id, fetched once per connector instance (§1.7)."""
+        if self._outcomes is None:
+            self._outcomes = self.api.outcomes()
+        return self._outcomes
+
+    def to_call(self, record: JsonDict) -> Call:
+        return records.to_call(
+            record,
+            connection=self.context.name,
+            table=self.context.table,
+            region=self.context.phone_region,
+            outcomes=self.outcome_labels(),
+        )
+
+    def record_key(self, record: JsonDict) -> str:
+        return records.record_key(record)
+
+    def check(self) -> None:
+        """``GET /me/``: the cheapest authenticated request Close offers."""
+        self.api.me()
+
+    def close(self) -> None:
+        self.api.close()
