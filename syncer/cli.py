@@ -199,7 +199,7 @@ def _summary(result: PullResult) -> str:
     "--base-port",
     default=8711,
     show_default=True,
-    help="First port; the kinds get consecutive ports in alphabetical order.",
+    help="First port; the kinds get consecutive ports in alphabetical order (0: any free ports).",
 )
 @click.option(
     "--state-dir",
@@ -211,10 +211,11 @@ def emulators(calls: int, seed: int, base_port: int, state_dir: Path | None) -> 
     """Serve local emulators of every vendor API on 127.0.0.1 until interrupted."""
     kinds = connectors.known_kinds()
     world = World(seed=seed, calls=calls)
-    ports = [base_port + index for index in range(len(kinds))]
+    ports = [base_port + index if base_port else 0 for index in range(len(kinds))]
     fleet = start_fleet(kinds, world, ports=ports, state_dir=state_dir)
     for kind, url in fleet.base_urls.items():
         click.echo(f"{kind:<12} {url}")
+    sys.stdout.flush()
     click.echo("serving; press Ctrl-C to stop", err=True)
     try:
         _wait_for_signal()
