@@ -1,0 +1,175 @@
+"""``PipedriveConnector``: reads the token user's call logs (strategy: ``cursor``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from connectors.base import Checkpoint, Connector, ConnectorContext, Cursor, JsonDict, Page
+from connectors.pipedrive import records
+from connectors.pipedrive.budget import DailyBudget, token_cost
+from connectors.pipedrive.changes import Changes
+from connectors.pipedrive.client import ACTIVITIES, PipedriveClient, credential_key
+from connectors.pipedrive.cursor import (
+    Bookmark,
+    ChangesProgress,
+    Phase,
+    SweepProgress,
+    encode_completed,
+    encode_partial,
+    iso,
+    later,
+    plan,
+)
+from connectors.pipedrive.index import BUDGET_KEY, PROFILE_KEY, ActivityIndex, Batch
+from connectors.pipedrive.search import LogSearch
+from connectors.pipedrive.settings import PipedriveSettings
+from connectors.pipedrive.sweep import Sweep
+from syncer.errors import BudgetExhaustedError
+from syncer.model import Call
+
+
+class PipedriveConnector(Connector):
+    kind: ClassVar[str] = "pipedrive"
+    streams: ClassVar[tuple[str, ...]] = ("calls",)
+
+    def __init__(self, context: ConnectorContext) -> None:
+        super().__init__(context)
+        if not isinstance(context.settings, PipedriveSettings):
+            raise TypeError("a pipedrive connection needs PipedriveSettings")
+        self.settings = context.settings
+        self.budget = DailyBudget(self.settings.daily_budget_share, context.clock)
+        self.client = PipedriveClient(context, self.settings, self.budget)
+        self.index = ActivityIndex(context.state)
+
+    # --- the read contract ------------------------------------------------------------------
+
+    def read(self, stream: str, cursor: Cursor) -> Iterator[Page]:
+        if stream not in self.streams:
+            raise ValueError(f"pipedrive has no stream {stream!r}")
+        bookmark, phase = plan(cursor, self.settings, self.context.clock(), datetime.now(UTC))
+        saved = self.context.state.get([PROFILE_KEY, BUDGET_KEY])
+        self.budget.load(saved.get(BUDGET_KEY))
+        self.budget.ensure(token_cost("GET", ACTIVITIES))  # spent already: not one request
+        resume = encode_partial(bookmark, phase)
+        try:
+            profile, first_state = self._profile(saved.get(PROFILE_KEY))
+            for page in self._pages(bookmark, phase, profile, first_state):
+                resume = page.checkpoint.partial or resume
+                yield page
+        except BudgetExhaustedError:
+            # Keep what was learnt about the budget, so the next pull today sends nothing.
+            snapshot = self.budget.snapshot()
+            if snapshot is not None:
+                state = {BUDGET_KEY: snapshot}
+                yield Page(records=(), checkpoint=Checkpoint(partial=resume), state=state)
+            raise
+
+    def to_call(self, record: JsonDict) -> Call:
+        return records.to_call(record, self.context)
+
+    def record_key(self, record: JsonDict) -> str:
+        return records.record_key(record)
+
+    def check(self) -> None:
+        self.client.me()  # 2 tokens, the cheapest authenticated request
+
+    def close(self) -> None:
+        self.client.close()
+
+    # --- the two passes ---------------------------------------------------------------------
+
+    def _pages(
+        self, bookmark: Bookmark, phase: Phase, profile: JsonDict, first_state: dict[str, JsonDict]
+    ) -> Iterator[Page]:
+        extra = first_state  # state that rides with the first page of the pull
+        if isinstance(phase, SweepProgress):
+            sweep = Sweep(self.client, self.index, profile, self.settings.call_log_page_size)
+            for batch, step, end in sweep.run(phase):
+                if end is None:
+                    yield self._page(batch, encode_partial(bookmark, step), extra)
+                else:
+                    bookmark, phase, unseen = self._swept(bookmark, step, end)
+                    partial = encode_partial(bookmark, phase)
+                    yield self._page(batch, partial, extra, unseen_since=unseen)
+                extra = {}
+        assert isinstance(phase, ChangesProgress)
+        search = LogSearch(
+            self.client,
+            self.index,
+            page_size=self.settings.call_log_page_size,
+            buffer_size=self.settings.search_buffer,
+            pos=phase.pos,
+        )
+        changes = Changes(
+            self.client,
+            self.index,
+            search,
+            profile,
+            page_size=self.settings.activity_page_size,
+            lookback=self.settings.lookback,
+        )
+        for batch, progress, done in changes.run(phase):
+            if not done:
+                yield self._page(batch, encode_partial(bookmark, progress), extra)
+            else:
+                tail = bookmark.tail if search.end is None else search.end
+                since = later(progress.high, progress.floor)
+                final = Bookmark(since=since, swept_at=bookmark.swept_at, tail=tail)
+                yield self._page(batch, None, extra, completed=encode_completed(final))
+            extra = {}
+
+    def _swept(
+        self, bookmark: Bookmark, progress: SweepProgress, end: int
+    ) -> tuple[Bookmark, ChangesProgress, datetime | None]:
+        """After the last sweep page: the new bookmark, the changes pass, and whether stored
+        calls missing from the list may be tombstoned."""
+        vanished = end == 0 and bookmark.tail > 0  # a whole history gone at once: distrust
+        clean = not progress.tainted and not vanished
+        swept = Bookmark(
+            since=bookmark.since,
+            swept_at=progress.started if clean else bookmark.swept_at,
+            tail=end,
+        )
+        changes = ChangesProgress(
+            floor=bookmark.since or progress.started,
+            pos=max(0, end - self.settings.tail_overlap),
+        )
+        unseen = datetime.fromisoformat(progress.seen_since) if clean else None
+        return swept, changes, unseen
+
+    def _page(
+        self,
+        batch: Batch,
+        partial: JsonDict | None,
+        extra: dict[str, JsonDict],
+        *,
+        completed: JsonDict | None = None,
+        unseen_since: datetime | None = None,
+    ) -> Page:
+        state = {**batch.state, **extra}
+        budget = self.budget.snapshot()
+        if budget is not None:
+            state[BUDGET_KEY] = budget
+        return Page(
+            records=batch.records,
+            checkpoint=Checkpoint(partial=partial, completed=completed),
+            deleted=batch.deleted,
+            unseen_since=unseen_since,
+            state=state,
+        )
+
+    def _profile(self, saved: JsonDict | None) -> tuple[JsonDict, dict[str, JsonDict]]:
+        """The token user (id and phone for direction), reused for ``profile_refresh``."""
+        now = self.context.clock()
+        credential = credential_key(self.settings.api_token)
+        if saved and saved.get("credential") == credential and isinstance(saved.get("user"), dict):
+            fetched = saved.get("fetched_at")
+            if isinstance(fetched, str) and now - records.parse_time(fetched) < (
+                self.settings.profile_refresh
+            ):
+                return saved["user"], {}
+        user = records.profile_snapshot(self.client.me())
+        entry = {"credential": credential, "fetched_at": iso(now), "user": user}
+        return user, {PROFILE_KEY: entry}
