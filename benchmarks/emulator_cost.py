@@ -71,11 +71,15 @@ def measure(kind: str, world: World, loopback: bool) -> dict[str, float]:
     database.upgrade(engine)
     transport = None if loopback else EmulatorTransport(emulator)
     connector = build_connector(
-        config, name, engine, transport=transport, pacers=PacerRegistry(sleep=lambda _s: None),
+        config,
+        name,
+        engine,
+        transport=transport,
+        pacers=PacerRegistry(sleep=lambda _s: None),
         sleep=lambda _s: None,
     )
     # Pacing is the vendor's limit, not a cost of either side: switch it off for the measurement.
-    for pacer in connector.context.pacers._pacers.values():  # noqa: SLF001
+    for pacer in connector.context.pacers._pacers.values():
         pacer.rate = 1e9
     start = time.perf_counter()
     result = pull(engine, connector)
@@ -101,7 +105,8 @@ def main() -> None:
     logs.configure("WARNING")
     world = World(seed=11, calls=args.calls)
     print(f"world of {args.calls} calls; microseconds per record served")
-    print(f"{'kind':<12} {'mode':<10} {'records':>8} {'requests':>9} {'emulator':>9} {'callsync':>9} {'share':>6}")
+    header = ("kind", "mode", "records", "requests", "emulator", "callsync", "share")
+    print("{:<12} {:<10} {:>8} {:>9} {:>9} {:>9} {:>6}".format(*header))
     for kind in args.kinds.split(","):
         for loopback in (False, True):
             row = measure(kind, world, loopback)

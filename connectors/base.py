@@ -32,13 +32,14 @@ Connectors must not hold a whole history in memory: stream pages, keep state sma
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, ClassVar, Protocol
 
 import httpx
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict
+from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, ConfigDict
 
 from syncer.http.oauth import TokenStore
 from syncer.http.ratelimit import PROCESS_PACERS, PacerRegistry
@@ -46,6 +47,25 @@ from syncer.mapping import VendorTable
 from syncer.model import Call
 
 JsonDict = dict[str, Any]
+
+_INTERVAL = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def _parse_interval(value: object) -> object:
+    if isinstance(value, str):
+        found = _INTERVAL.match(value)
+        if not found:
+            raise ValueError("expected an interval like 30s, 5m, 2h or 1d")
+        return timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    return value
+
+
+Interval = Annotated[timedelta, BeforeValidator(_parse_interval)]
+"""A duration written the same way everywhere in the config: ``30s``, ``5m``, ``2h``, ``1d``
+or a number of seconds."""
 
 
 class ConnectionSettings(BaseModel):

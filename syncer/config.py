@@ -8,15 +8,13 @@ by that vendor's settings model, found through the connector registry.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -25,14 +23,12 @@ from pydantic import (
 )
 
 import connectors
-from connectors.base import ConnectionSettings
+from connectors.base import ConnectionSettings, Interval
 from syncer.mapping import MappingError, MappingOverrides, load_tables
 from syncer.model import Direction, Outcome
 from syncer.yamlsource import LocatedDocument, Path_, SourceError, load
 
 DEFAULT_DATABASE_URL = "sqlite:///callsync.db"
-_INTERVAL = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 class ConfigError(Exception):
@@ -41,20 +37,6 @@ class ConfigError(Exception):
     def __init__(self, problems: list[SourceError]) -> None:
         super().__init__("\n".join(str(problem) for problem in problems))
         self.problems = problems
-
-
-def _parse_interval(value: object) -> object:
-    if isinstance(value, str):
-        found = _INTERVAL.match(value)
-        if not found:
-            raise ValueError("expected an interval like 30s, 5m, 2h or 1d")
-        return timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    return value
-
-
-Interval = Annotated[timedelta, BeforeValidator(_parse_interval)]
 
 
 class _Strict(BaseModel):

@@ -6,33 +6,13 @@ explains how each one is used). Intervals accept ``30s``, ``5m``, ``2h``, ``1d``
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
-from typing import Annotated
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-from connectors.base import ConnectionSettings
+from connectors.base import ConnectionSettings, Interval
 
 DOCUMENTED_REQUESTS_PER_MINUTE = 500  # vendor-apis §1.12: per consumer, across all endpoints
-
-_INTERVAL = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-def _parse_interval(value: object) -> object:
-    # The same spelling as the engine's ``every`` key, so one config file reads one way.
-    if isinstance(value, str):
-        found = _INTERVAL.match(value)
-        if not found:
-            raise ValueError("expected an interval like 30s, 5m, 2h or 1d")
-        return timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    return value
-
-
-Interval = Annotated[timedelta, BeforeValidator(_parse_interval)]
 
 
 class AmplemarketSettings(ConnectionSettings):

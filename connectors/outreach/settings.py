@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from pydantic import AwareDatetime, Field, SecretStr
 
-from connectors.base import ConnectionSettings
+from connectors.base import ConnectionSettings, Interval
 
 MAX_PAGE_SIZE = 1000  # doc §2.3: the largest page[size] Outreach accepts
 
@@ -25,21 +25,21 @@ class OutreachSettings(ConnectionSettings):
 
     page_size: int = Field(default=MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     """Calls per list request; the documented maximum makes a pull cheapest."""
-    settle_delay: timedelta = Field(default=timedelta(minutes=2), ge=timedelta(0))
+    settle_delay: Interval = Field(default=timedelta(minutes=2), ge=timedelta(0))
     """A window ends this long before now: writes still in flight (and clock skew between
     callsync and Outreach) get this long to become visible before the cursor passes them."""
-    lookback: timedelta = Field(default=timedelta(minutes=5), ge=timedelta(0))
+    lookback: Interval = Field(default=timedelta(minutes=5), ge=timedelta(0))
     """Each incremental window starts this long before the last completed window end, so a
     write that became visible later than ``settle_delay`` is still read (re-reads are free:
     unchanged records cost no write)."""
     history_start: AwareDatetime | None = None
     """The first pull (and every deletion sweep) reads calls updated since this instant;
     None reads the whole history."""
-    sweep_interval: timedelta | None = Field(default=timedelta(days=1), gt=timedelta(0))
+    sweep_interval: Interval | None = Field(default=timedelta(days=1), gt=timedelta(0))
     """How often a pull re-reads every call to find deleted ones (Outreach's REST API has no
     tombstones); None turns deletion sweeps off."""
     rate_share: float = Field(default=0.5, ge=0.01, le=1)
     """Share of the 10,000 requests/hour/user budget callsync may use: the budget belongs to
     the authorising user and is shared with that user's other integrations."""
-    token_refresh_margin: timedelta = Field(default=timedelta(minutes=5), ge=timedelta(0))
+    token_refresh_margin: Interval = Field(default=timedelta(minutes=5), ge=timedelta(0))
     """Refresh the access token this long before it expires."""

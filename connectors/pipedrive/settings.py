@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from pydantic import Field, SecretStr
 
-from connectors.base import ConnectionSettings
+from connectors.base import ConnectionSettings, Interval
 
 MAX_CALL_LOG_PAGE = 50  # §2.3 / §2.11d: the largest `limit` /v1/callLogs accepts
 MAX_ACTIVITY_PAGE = 500  # §2.4: the largest `limit` of v2 lists
@@ -35,10 +35,10 @@ class PipedriveSettings(ConnectionSettings):
     strictest documented plan (Lite/Essential)."""
     burst_share: float = Field(default=0.8, gt=0, le=1)
     """Share of the burst window callsync uses: other integrations may share the token."""
-    lookback: timedelta = Field(default=timedelta(minutes=2), ge=timedelta(0))
+    lookback: Interval = Field(default=timedelta(minutes=2), ge=timedelta(0))
     """Each pass re-reads activities updated this long before the newest one it saw, so a
     write that became visible late (or a clock step) is still read; re-reads cost no write."""
-    sweep_interval: timedelta = Field(default=timedelta(days=1), gt=timedelta(0))
+    sweep_interval: Interval = Field(default=timedelta(days=1), gt=timedelta(0))
     """How often a pull re-reads the whole call-log list: it is the only way to see deleted
     call logs, recordings added later, and logs no cheaper probe found."""
     tail_overlap: int = Field(default=10, ge=0, le=MAX_CALL_LOG_PAGE - 1)
@@ -47,5 +47,5 @@ class PipedriveSettings(ConnectionSettings):
     search_buffer: int = Field(default=2000, ge=0)
     """Call logs a search read before their activity came up, kept (in memory, per pull) so
     the next activity page finds them without reading the list again."""
-    profile_refresh: timedelta = Field(default=timedelta(days=1), gt=timedelta(0))
+    profile_refresh: Interval = Field(default=timedelta(days=1), gt=timedelta(0))
     """How long the token user's profile (id, phone numbers for direction) is reused."""
