@@ -27,6 +27,33 @@ mapped. Connectors never touch the database: what they need between runs besides
 in :class:`ConnectorState`, and everything else comes through the :class:`ConnectorContext`.
 
 Connectors must not hold a whole history in memory: stream pages, keep state small.
+
+Writing
+-------
+A connector that can log calls declares what it supports in ``write_support`` and implements
+the write methods. The engine owns *exactly once*: before any request it records the intent in
+its ledger; it calls ``create`` once; if the outcome is unknown (the connection broke after the
+request left: :class:`~syncer.errors.AmbiguousWriteError`), it never resends blindly but asks
+``find_by_marker`` later and adopts what it finds. So every created record must carry the
+deterministic ``marker`` (derived from the canonical call) somewhere the connector can search
+for it, and ``create`` must never retry a POST itself (``VendorClient`` does not).
+
+1. ``resolve(call, options)`` finds everything the target needs to hold the call: the user (by
+   email), the person called (by E.164 number, then email), and the vendor's extra links (an
+   Amplemarket task, a Pipedrive deal or lead). It returns :class:`Resolved` with the vendor's
+   own ids, or :class:`Parked` with a reason (and candidates when ambiguous): never guess, never
+   log one call against several people. Lookups go through ``context.identities`` so results
+   are cached in callsync's database.
+2. ``create(call, marker, resolved)`` -> :class:`Written` (the remote id).
+3. ``update(remote_id, call, resolved)`` where ``write_support.update``; otherwise raise
+   :class:`CannotUpdate` naming the field that differs; the engine reports it, and deletes and
+   recreates only when the route opts in (``delete``).
+4. ``find_by_marker(marker, call)`` -> remote id or None.
+5. ``attach_recording(remote_id, call, chunks, content_type)`` for targets that take a file
+   (``write_support.recording_file``); ``open_recording(call)`` on the source side streams the
+   audio without holding it in memory.
+6. ``account_labels()`` lists the account's dispositions/outcomes/purposes for
+   ``callsync mappings show``.
 """
 
 from __future__ import annotations
@@ -34,6 +61,7 @@ from __future__ import annotations
 import abc
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Protocol
@@ -104,6 +132,70 @@ class Page:
     """Connector state to store in the same transaction as the page."""
 
 
+@dataclass(frozen=True)
+class WriteSupport:
+    """What a target accepts, as data (the engine plans with it)."""
+
+    create: bool = False
+    update: bool = False  # in place; otherwise a changed call is reported (or recreated)
+    delete: bool = False
+    recording_file: bool = False  # takes an uploaded audio file (others take a URL or nothing)
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """Per-route choices (config ``routes[].write``)."""
+
+    create_missing_contacts: bool = False
+    recreate_on_change: bool = False
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The target's own ids for what the call hangs on (user, person, task, deal, ...)."""
+
+    links: Mapping[str, str | int | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Parked:
+    """The call cannot be written yet: ``reason`` says why, in words an admin acts on."""
+
+    reason: str
+    candidates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Written:
+    remote_id: str
+
+
+@dataclass(frozen=True)
+class AccountLabel:
+    """One account-defined category as the vendor returns it."""
+
+    kind: str  # "disposition" | "outcome" | "purpose"
+    id: str
+    label: str
+    detail: str | None = None  # e.g. an Amplemarket disposition's action
+
+
+class CannotUpdate(Exception):
+    """The target cannot change ``field`` of an existing record in place."""
+
+    def __init__(self, field: str, detail: str = "") -> None:
+        super().__init__(f"cannot update {field} in place" + (f": {detail}" if detail else ""))
+        self.field = field
+
+
+class IdentityCache(Protocol):
+    """Look-up results (users, people, tasks) cached in callsync's database."""
+
+    def get(self, kind: str, key: str) -> JsonDict | None: ...
+
+    def put(self, kind: str, key: str, value: JsonDict) -> None: ...
+
+
 class ConnectorState(Protocol):
     """Small keyed JSON facts a connector keeps between runs (read-only during a read; writes
     travel with the page that justifies them, in ``Page.state``)."""
@@ -120,6 +212,7 @@ class ConnectorContext:
     table: VendorTable  # the vendor's mapping table with the connection's overrides
     phone_region: str
     state: ConnectorState
+    identities: IdentityCache | None = None  # the write path's look-up cache
     tokens: TokenStore | None = None  # OAuth vendors only
     transport: httpx.BaseTransport | None = None  # tests and the demo reach emulators here
     sleep: Callable[[float], None] | None = None  # tests replace waiting
@@ -132,6 +225,7 @@ class Connector(abc.ABC):
 
     kind: ClassVar[str]
     streams: ClassVar[tuple[str, ...]] = ("calls",)
+    write_support: ClassVar[WriteSupport] = WriteSupport()
 
     def __init__(self, context: ConnectorContext) -> None:
         self.context = context
@@ -153,3 +247,32 @@ class Connector(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional: connectors without clients have nothing
         """Release HTTP clients."""
+
+    # --- writing (see "Writing" in the module docstring) -----------------------------------
+
+    def resolve(self, call: Call, options: WriteOptions) -> Resolved | Parked:
+        raise NotImplementedError(f"{self.kind} cannot write calls")
+
+    def create(self, call: Call, marker: str, resolved: Resolved) -> Written:
+        raise NotImplementedError(f"{self.kind} cannot write calls")
+
+    def find_by_marker(self, marker: str, call: Call) -> str | None:
+        raise NotImplementedError(f"{self.kind} cannot write calls")
+
+    def update(self, remote_id: str, call: Call, resolved: Resolved) -> None:
+        raise CannotUpdate("call", f"{self.kind} records cannot be changed through the API")
+
+    def delete(self, remote_id: str) -> None:
+        raise NotImplementedError(f"{self.kind} cannot delete calls")
+
+    def attach_recording(
+        self, remote_id: str, call: Call, chunks: Iterator[bytes], content_type: str
+    ) -> None:
+        raise NotImplementedError(f"{self.kind} takes no recording files")
+
+    def open_recording(self, call: Call) -> AbstractContextManager[Iterator[bytes]] | None:
+        """Stream this source's recording of ``call`` (None: use ``call.recording_url``)."""
+        return None
+
+    def account_labels(self) -> Sequence[AccountLabel]:
+        return ()

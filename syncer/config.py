@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 import connectors
-from connectors.base import ConnectionSettings, Interval
+from connectors.base import ConnectionSettings, Interval, WriteOptions
 from syncer.mapping import MappingError, MappingOverrides, load_tables
 from syncer.model import Direction, Outcome
 from syncer.yamlsource import LocatedDocument, Path_, SourceError, load
@@ -64,12 +64,23 @@ class RouteFilters(_Strict):
     user_emails: list[str] | None = None
 
 
+class RouteWrite(_Strict):
+    """What writing into the targets of a route may do beyond logging the call."""
+
+    create_missing_contacts: bool = False
+    recreate_on_change: bool = False
+
+    def options(self) -> WriteOptions:
+        return WriteOptions(self.create_missing_contacts, self.recreate_on_change)
+
+
 class RouteConfig(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     source: str = Field(alias="from")
     targets: list[str] = Field(alias="to", min_length=1)
     filters: RouteFilters = RouteFilters()
+    write: RouteWrite = RouteWrite()
 
     @model_validator(mode="after")
     def _no_self_route(self) -> RouteConfig:

@@ -13,6 +13,7 @@ from connectors.base import Connector, ConnectorContext, JsonDict
 from syncer import mapping
 from syncer.config import CallsyncConfig
 from syncer.http.ratelimit import PROCESS_PACERS, PacerRegistry
+from syncer.identities import DatabaseIdentityCache
 from syncer.store import repo
 from syncer.tokens import DatabaseTokenStore
 
@@ -57,6 +58,7 @@ def build_connector(
         table=table,
         phone_region=connection.phone_region or config.defaults.phone_region,
         state=DatabaseConnectorState(engine, name),
+        identities=DatabaseIdentityCache(engine, name),
         tokens=tokens,
         transport=transport,
         sleep=sleep,

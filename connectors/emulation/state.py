@@ -154,6 +154,24 @@ class Collection:
         ).fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
+    def seq_of(self, id: str | int) -> int | None:
+        """The insertion position of document ``id`` (None if absent)."""
+        row = self.db.execute(
+            "SELECT seq FROM docs WHERE coll = ? AND id = ?", (self.name, str(id))
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def seq_at(self, offset: int, owner: str | int | None = None) -> int | None:
+        """The seq of the ``offset``-th document (0-based) in insertion order, optionally of
+        one owner: an index-only lookup, so deep offsets cost no document decoding."""
+        sql, params = "SELECT seq FROM docs WHERE coll = ?", [self.name]
+        if owner is not None:
+            sql += " AND owner = ?"
+            params.append(str(owner))
+        sql += " ORDER BY seq LIMIT 1 OFFSET ?"
+        row = self.db.execute(sql, (*params, offset)).fetchone()
+        return None if row is None else int(row[0])
+
     def delete(self, id: str | int) -> bool:
         cursor = self.db.execute("DELETE FROM docs WHERE coll = ? AND id = ?", (self.name, str(id)))
         return cursor.rowcount > 0

@@ -177,6 +177,10 @@ class ActivityRoutes:
         if owner is not None:
             scan["owner"] = owner
         checks.extend(self._filters(request))
+        if key is None and request.arg("ids"):
+            # ids grow with insertion order: bound the walk to the seqs of the wanted ids
+            # instead of filtering the whole history.
+            self._bound_to_ids(request, scan)
         if checks:
             scan["where"] = lambda doc: all(check(doc) for check in checks)
         cursor = request.arg("cursor")
@@ -218,6 +222,11 @@ class ActivityRoutes:
                 raise bad_request("Validation failed: ids: at most 100 ids")
             checks.append(lambda doc: doc["id"] in wanted_ids)
         return checks
+
+    def _bound_to_ids(self, request: EmuRequest, scan: dict[str, Any]) -> None:
+        wanted = {parse_id(part) for part in (request.arg("ids") or "").split(",") if part}
+        seqs = [seq for seq in map(self.store.activities.seq_of, wanted) if seq is not None]
+        scan["gte"], scan["lte"] = (min(seqs), max(seqs)) if seqs else (1, 0)
 
     @staticmethod
     def _position(cursor: str, sort_by: str, direction: str) -> tuple[Any, int]:

@@ -247,12 +247,11 @@ class PipedriveStore:
             known = self._offsets.get((owner, start))
         if known is not None:
             return known
-        for position, stored in enumerate(self.call_logs.scan(owner=owner), start=1):
-            if position == start:
-                with self._lock:
-                    self._offsets[(owner, start)] = stored.seq
-                return stored.seq
-        return None
+        seq = self.call_logs.seq_at(start - 1, owner=owner)
+        if seq is not None:
+            with self._lock:
+                self._offsets[(owner, start)] = seq
+        return seq
 
     # --- activities ---------------------------------------------------------------------------
 
