@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from connectors.base import Connector, Cursor
 from connectors.emulation import Emulator, ManualClock
+from syncer.model import Call
 
 
 class Harness(Protocol):
@@ -46,3 +47,25 @@ class Harness(Protocol):
 
     def idle_poll_cost(self) -> int:
         """Requests for a pull when nothing changed, whatever the history size."""
+
+
+class WriteHarness(Harness, Protocol):
+    """What a target's harness adds for the shared write suite."""
+
+    def writable_call(self, index: int) -> Call:
+        """A canonical call from another system whose user and contact exist in the target."""
+
+    def unresolvable_call(self, index: int) -> Call:
+        """Like ``writable_call``, to a number and email no person in the target has."""
+
+    def make_resolvable(self, call: Call) -> None:
+        """Add the missing person to the target (as a user would in its UI)."""
+
+    def remote_count(self) -> int:
+        """How many calls the target account holds."""
+
+    def round_trip_fields(self) -> tuple[str, ...]:
+        """``Call`` fields that survive a write and a read back exactly in this target."""
+
+    def create_path(self) -> str:
+        """A regex of the create endpoint's path (for fault injection)."""
