@@ -23,9 +23,8 @@ from connectors.emulation.world import World
 from syncer import logs
 from syncer import status as status_report
 from syncer.config import CallsyncConfig, ConfigError, load_config
-from syncer.connections import build_connector
 from syncer.pull import PullResult
-from syncer.pull import pull as pull_calls
+from syncer.runner import connected, sync_once
 from syncer.store import database
 
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
@@ -155,6 +154,18 @@ def status(config_path: Path, as_json: bool) -> None:
 @handles_errors
 def pull(config_path: Path, names: tuple[str, ...]) -> None:
     """Read every call changed since the last pull into the database, once, and exit."""
+    _sync(config_path, names, push=False)
+
+
+@main.command()
+@config_option
+@handles_errors
+def sync(config_path: Path) -> None:
+    """One full pass: pull every connection, then write every route's calls, and exit."""
+    _sync(config_path, (), push=True)
+
+
+def _sync(config_path: Path, names: tuple[str, ...], *, push: bool) -> None:
     loaded = _load(config_path)
     unknown = [name for name in names if name not in loaded.connections]
     if unknown:
@@ -162,23 +173,20 @@ def pull(config_path: Path, names: tuple[str, ...]) -> None:
             f"unknown connection(s): {', '.join(unknown)}", param_hint="--connection"
         )
     engine = database.create_engine(loaded.database.url)
-    failed = False
     try:
         database.upgrade(engine)
-        for name in names or tuple(loaded.connections):
-            connector = build_connector(loaded, name, engine)
-            try:
-                result = pull_calls(engine, connector)
-            except Exception as error:  # noqa: BLE001 - report and go on with the others
-                failed = True
-                click.echo(f"{name}: failed: {type(error).__name__}: {error}", err=True)
-                continue
-            finally:
-                connector.close()
-            click.echo(f"{name}: {_summary(result)}")
+        with connected(loaded, engine) as live:
+            report = sync_once(loaded, engine, live, pull_names=list(names) or None, push=push)
     finally:
         engine.dispose()
-    if failed:
+    for name, result in report.pulls.items():
+        text = _summary(result) if isinstance(result, PullResult) else f"failed: {result}"
+        click.echo(f"{name}: {text}", err=isinstance(result, str))
+    for route, targets in report.pushes.items():
+        for target, stats in targets.items():
+            counts = ", ".join(f"{k} {v}" for k, v in stats.as_dict().items() if v)
+            click.echo(f"route {route} => {target}: {counts or 'nothing to write'}")
+    if report.failed:
         sys.exit(EXIT_RUNTIME)
 
 

@@ -120,10 +120,18 @@ class ConnectionConfig(_Strict):
         return self._settings
 
 
+class MatchingConfig(_Strict):
+    """When a call read from one tool and one read from another are the same real call."""
+
+    start_tolerance: Interval = timedelta(seconds=60)
+    duration_tolerance_seconds: int = Field(default=5, ge=0)
+
+
 class CallsyncConfig(_Strict):
     database: DatabaseConfig = DatabaseConfig()
     defaults: DefaultsConfig = DefaultsConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    matching: MatchingConfig = MatchingConfig()
     connections: dict[str, ConnectionConfig] = Field(default_factory=dict)
     routes: list[RouteConfig] = Field(default_factory=list)
     source_file: str | None = Field(default=None, exclude=True)

@@ -98,8 +98,11 @@ def commit_page(
     hashes = {call.source.external_id: repo.raw_hash(call.raw) for call in calls}
     changed = repo.changed_calls(conn, name, calls, hashes)
     changed_ids = {call.source.external_id for call in changed}
-    repo.upsert_calls(conn, changed)
-    repo.upsert_source_records(conn, changed, hashes=hashes)
+    # Records callsync wrote into this connection are copies of calls it already knows:
+    # filed under that call, never a new canonical call (and so never echoed back).
+    copies = repo.linked_calls(conn, name, list(changed_ids))
+    repo.upsert_calls(conn, [c for c in changed if c.source.external_id not in copies])
+    repo.upsert_source_records(conn, changed, hashes=hashes, owners=copies)
     unchanged = [c.source.external_id for c in calls if c.source.external_id not in changed_ids]
     # A record that fails to map was still seen: a sweep must not take it for deleted.
     repo.touch_source_records(conn, name, unchanged + [item.record_key for item in failed])

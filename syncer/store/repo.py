@@ -98,19 +98,22 @@ def upsert_source_records(
     calls: Sequence[Call],
     now: datetime | None = None,
     hashes: Mapping[str, str] | None = None,
+    owners: Mapping[str, str] | None = None,
 ) -> int:
     """Keep each call's raw vendor payload and its hash beside the canonical row.
 
-    ``hashes`` (external id -> :func:`raw_hash`) saves hashing payloads a second time.
+    ``hashes`` (external id -> :func:`raw_hash`) saves hashing payloads a second time;
+    ``owners`` (external id -> call_uid) files records callsync wrote under the call they copy.
     """
     stamp = now or _now()
     known = hashes or {}
+    owner_of = owners or {}
     rows = [
         {
             "connection": call.source.connection,
             "external_id": call.source.external_id,
             "system": call.source.system,
-            "call_uid": call.call_uid,
+            "call_uid": owner_of.get(call.source.external_id, call.call_uid),
             "raw": call.raw,
             "content_hash": known.get(call.source.external_id) or raw_hash(call.raw),
             "source_updated_at": call.source.source_updated_at,
@@ -509,6 +512,133 @@ def park_write(conn: Connection, call_uid: str, target: str, reason: str) -> Non
         .where(links_t.c.call_uid == call_uid, links_t.c.target_connection == target)
         .values(state="parked", reason=reason, attempts=links_t.c.attempts + 1, updated_at=_now())
     )
+
+
+def retry_write(conn: Connection, call_uid: str, target: str) -> None:
+    """Take a parked, failed or ambiguous write up again (one more attempt)."""
+    conn.execute(
+        links_t.update()
+        .where(links_t.c.call_uid == call_uid, links_t.c.target_connection == target)
+        .values(state="pending", attempts=links_t.c.attempts + 1, updated_at=_now())
+    )
+
+
+def settle_write(conn: Connection, call_uid: str, target: str, state: str, reason: str) -> None:
+    """Record why a write did not (fully) happen: ``failed``, ``stale`` (cannot update)."""
+    conn.execute(
+        links_t.update()
+        .where(links_t.c.call_uid == call_uid, links_t.c.target_connection == target)
+        .values(state=state, reason=reason, updated_at=_now())
+    )
+
+
+def link_existing(
+    conn: Connection, call_uid: str, target: str, remote_id: str, written_hash: str, reason: str
+) -> None:
+    """Record that ``target`` already holds the call (an independently logged twin)."""
+    stamp = _now()
+    row = {
+        "call_uid": call_uid,
+        "target_connection": target,
+        "state": "done",
+        "marker": call_uid,
+        "remote_id": remote_id,
+        "written_hash": written_hash,
+        "attempts": 0,
+        "reason": reason,
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
+    upsert(conn, links_t, [row], key=["call_uid", "target_connection"])
+
+
+def linked_calls(conn: Connection, target: str, remote_ids: Sequence[str]) -> dict[str, str]:
+    """remote id -> call_uid for the records of ``target`` that callsync wrote (or adopted)."""
+    if not remote_ids:
+        return {}
+    stmt = sa.select(links_t.c.remote_id, links_t.c.call_uid).where(
+        links_t.c.target_connection == target, links_t.c.remote_id.in_(list(remote_ids))
+    )
+    return {row.remote_id: row.call_uid for row in conn.execute(stmt)}
+
+
+def routable_calls(
+    conn: Connection,
+    source: str,
+    target: str,
+    *,
+    after: str = "",
+    limit: int = 200,
+    include_stale: bool = False,
+) -> list[tuple[Call, Any]]:
+    """Calls read from ``source`` that ``target`` lacks or holds stale, in ``call_uid`` order
+    after ``after`` (keyset pages keep memory flat), with their ledger row (or None).
+
+    Calls whose record in ``source`` is one callsync wrote there are never echoed back.
+    """
+    link = links_t.alias("link")
+    echo = links_t.alias("echo")
+    states = ["pending", "parked", "failed"] + (["stale"] if include_stale else [])
+    needs_write = sa.or_(
+        link.c.call_uid.is_(None),
+        link.c.state.in_(states),
+        sa.and_(link.c.state == "done", link.c.written_hash != calls_t.c.content_hash),
+    )
+    not_an_echo = ~sa.exists().where(
+        echo.c.target_connection == source, echo.c.remote_id == calls_t.c.origin_external_id
+    )
+    stmt = (
+        sa.select(calls_t.c.data, calls_t.c.call_uid, link)
+        .select_from(
+            calls_t.outerjoin(
+                link,
+                sa.and_(link.c.call_uid == calls_t.c.call_uid, link.c.target_connection == target),
+            )
+        )
+        .where(calls_t.c.origin_connection == source, calls_t.c.deleted_at.is_(None))
+        .where(calls_t.c.call_uid > after, needs_write, not_an_echo)
+        .order_by(calls_t.c.call_uid)
+        .limit(limit)
+    )
+    rows = conn.execute(stmt).all()
+    return [(Call.model_validate(row.data), row if row.state is not None else None) for row in rows]
+
+
+def find_twin(
+    conn: Connection, target: str, call: Call, start_tolerance: timedelta, duration_tolerance: int
+) -> str | None:
+    """The external id of a call read from ``target`` that is the same real call as ``call``
+    (same remote number, start and duration within tolerance, not linked elsewhere)."""
+    remote = call.to_number if call.direction != "inbound" else call.from_number
+    if remote is None or remote.e164 is None:
+        return None
+    number = remote.e164
+    linked = sa.select(links_t.c.remote_id).where(
+        links_t.c.target_connection == target, links_t.c.remote_id.is_not(None)
+    )
+    stmt = (
+        sa.select(calls_t.c.origin_external_id, calls_t.c.started_at, calls_t.c.duration_seconds)
+        .where(calls_t.c.origin_connection == target, calls_t.c.deleted_at.is_(None))
+        .where(sa.or_(calls_t.c.to_e164 == number, calls_t.c.from_e164 == number))
+        .where(
+            calls_t.c.started_at.between(
+                call.started_at - start_tolerance, call.started_at + start_tolerance
+            )
+        )
+        .where(calls_t.c.origin_external_id.not_in(linked))
+    )
+    best: tuple[float, str] | None = None
+    for row in conn.execute(stmt):
+        if (
+            call.duration_seconds is not None
+            and row.duration_seconds is not None
+            and abs(call.duration_seconds - row.duration_seconds) > duration_tolerance
+        ):
+            continue
+        gap = abs((row.started_at - call.started_at).total_seconds())
+        if best is None or gap < best[0]:
+            best = (gap, row.origin_external_id)
+    return None if best is None else best[1]
 
 
 def get_link(conn: Connection, call_uid: str, target: str) -> Any:

@@ -156,12 +156,20 @@ def test_example_fallbacks_are_the_emulators_demo_credentials():
 def test_example_documents_every_option():
     """Every key a connection or the engine accepts is named in config.example.yaml."""
     import connectors
-    from syncer.config import CallsyncConfig, ConnectionConfig, DefaultsConfig, RouteFilters
+    from syncer.config import (
+        CallsyncConfig,
+        ConnectionConfig,
+        DefaultsConfig,
+        MatchingConfig,
+        RouteFilters,
+        RouteWrite,
+    )
 
     text = (ROOT / "config.example.yaml").read_text()
     names = set(CallsyncConfig.model_fields) - {"source_file"}
     names |= set(ConnectionConfig.model_fields) - {"vendor_keys"}
     names |= set(DefaultsConfig.model_fields) | set(RouteFilters.model_fields)
+    names |= set(MatchingConfig.model_fields) | set(RouteWrite.model_fields)
     for kind in connectors.known_kinds():
         names |= set(connectors.settings_model(kind).model_fields)
     missing = sorted(name for name in names if f"{name}:" not in text)

@@ -1,0 +1,82 @@
+"""One sync pass over a whole config: pull every connection, then push every route.
+
+This is what ``callsync sync`` runs once and what the daemon will run on its schedule.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from connectors.base import Connector
+from syncer.config import CallsyncConfig
+from syncer.connections import build_connector
+from syncer.pull import PullResult, pull
+from syncer.push import Matching, PushStats, push_route
+
+TransportFor = Callable[[str], httpx.BaseTransport | None]
+
+
+@dataclass
+class SyncReport:
+    pulls: dict[str, PullResult | str] = field(default_factory=dict)  # str: why it failed
+    pushes: dict[str, dict[str, PushStats]] = field(default_factory=dict)  # route -> target
+
+    @property
+    def failed(self) -> bool:
+        return any(isinstance(result, str) for result in self.pulls.values())
+
+
+@contextmanager
+def connected(
+    config: CallsyncConfig, engine: Engine, transport_for: TransportFor | None = None
+) -> Iterator[dict[str, Connector]]:
+    """A live connector per configured connection, closed afterwards."""
+    built: dict[str, Connector] = {}
+    try:
+        for name in config.connections:
+            transport = transport_for(name) if transport_for else None
+            built[name] = build_connector(config, name, engine, transport=transport)
+        yield built
+    finally:
+        for connector in built.values():
+            connector.close()
+
+
+def matching_of(config: CallsyncConfig) -> Matching:
+    return Matching(config.matching.start_tolerance, config.matching.duration_tolerance_seconds)
+
+
+def sync_once(
+    config: CallsyncConfig,
+    engine: Engine,
+    connectors: dict[str, Connector],
+    *,
+    pull_names: list[str] | None = None,
+    push: bool = True,
+    stop: threading.Event | None = None,
+) -> SyncReport:
+    report = SyncReport()
+    for name in pull_names if pull_names is not None else list(connectors):
+        try:
+            report.pulls[name] = pull(engine, connectors[name], stop=stop)
+        except Exception as error:  # noqa: BLE001 - one connection's failure must not stop the rest
+            report.pulls[name] = f"{type(error).__name__}: {error}"
+    if not push:
+        return report
+    for index, route in enumerate(config.routes):
+        key = f"{route.source} -> {', '.join(route.targets)}"
+        report.pushes[f"{index}: {key}"] = push_route(
+            engine,
+            route,
+            connectors,
+            source=connectors[route.source],
+            matching=matching_of(config),
+            stop=stop,
+        )
+    return report
