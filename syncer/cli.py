@@ -20,9 +20,10 @@ from rich.console import Console
 import connectors
 from connectors.emulation.fleet import start_fleet
 from connectors.emulation.world import World
-from syncer import logs
+from syncer import logs, mappings_report
 from syncer import status as status_report
 from syncer.config import CallsyncConfig, ConfigError, load_config
+from syncer.connections import build_connector
 from syncer.pull import PullResult
 from syncer.runner import connected, sync_once
 from syncer.store import database
@@ -103,6 +104,40 @@ def config_check(config_path: Path) -> None:
     click.echo(
         f"{config_path}: ok ({len(loaded.connections)} connections, {len(loaded.routes)} routes)"
     )
+
+
+@main.group()
+def mappings() -> None:
+    """Inspect how vendor values map to canonical ones."""
+
+
+@mappings.command("show")
+@config_option
+@click.option("--connection", "name", required=True, help="The connection to inspect.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@handles_errors
+def mappings_show(config_path: Path, name: str, as_json: bool) -> None:
+    """List the account's dispositions/outcomes/purposes as the vendor returns them, the fixed
+    enums of the mapping table, and the canonical value of each; flag anything unmapped."""
+    loaded = _load(config_path)
+    if name not in loaded.connections:
+        raise click.BadParameter(f"unknown connection {name!r}", param_hint="--connection")
+    engine = database.create_engine(loaded.database.url)
+    try:
+        database.upgrade(engine)
+        connector = build_connector(loaded, name, engine)
+        try:
+            table = connector.context.table
+            rows = mappings_report.account_rows(connector, table)
+            rows += mappings_report.enum_rows(table)
+        finally:
+            connector.close()
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps([row.__dict__ for row in rows], indent=2))
+        return
+    Console(width=140).print(mappings_report.as_table(name, rows))
 
 
 @main.group()
