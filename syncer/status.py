@@ -17,6 +17,8 @@ def collect(engine: Engine, config: CallsyncConfig) -> dict[str, Any]:
         cursors = repo.list_cursors(conn)
         runs = repo.last_runs(conn)
         quarantined = repo.quarantine_counts(conn)
+        writes = repo.link_counts(conn)
+        waiting = {name: repo.open_writes(conn, name) for name in writes}
     names = list(config.connections) + sorted(
         {name for name, _, _ in cursors} - set(config.connections)
     )
@@ -48,6 +50,11 @@ def collect(engine: Engine, config: CallsyncConfig) -> dict[str, Any]:
                     "error": run.error,
                 },
                 "quarantined": quarantined.get(name, 0),
+                "writes": writes.get(name, {}),
+                "waiting_writes": [
+                    {"call_uid": row.call_uid, "state": row.state, "reason": row.reason}
+                    for row in waiting.get(name, [])
+                ],
             }
         )
     return report
@@ -75,7 +82,7 @@ def _run_text(run: dict[str, Any] | None) -> str:
 
 def as_table(report: dict[str, Any]) -> Table:
     table = Table(title="callsync status", title_justify="left")
-    for column in ("connection", "kind", "cursors", "last run", "quarantined"):
+    for column in ("connection", "kind", "cursors", "last run", "quarantined", "writes in"):
         table.add_column(column, justify="right" if column == "quarantined" else "left")
     for item in report["connections"]:
         table.add_row(
@@ -84,5 +91,6 @@ def as_table(report: dict[str, Any]) -> Table:
             _cursor_text(item["cursors"]),
             _run_text(item["last_run"]),
             str(item["quarantined"]),
+            ", ".join(f"{state} {n}" for state, n in sorted(item["writes"].items())) or "-",
         )
     return table

@@ -641,6 +641,29 @@ def find_twin(
     return None if best is None else best[1]
 
 
+def link_counts(conn: Connection) -> dict[str, dict[str, int]]:
+    """Ledger rows per target connection and state (done, pending, parked, failed, stale)."""
+    stmt = sa.select(links_t.c.target_connection, links_t.c.state, sa.func.count()).group_by(
+        links_t.c.target_connection, links_t.c.state
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for target, state, count in conn.execute(stmt):
+        counts.setdefault(target, {})[state] = int(count)
+    return counts
+
+
+def open_writes(conn: Connection, target: str, limit: int = 20) -> list[Any]:
+    """Writes waiting on an admin (parked, failed, stale), newest first, with their reasons."""
+    stmt = (
+        sa.select(links_t)
+        .where(links_t.c.target_connection == target)
+        .where(links_t.c.state.in_(["parked", "failed", "stale"]))
+        .order_by(links_t.c.updated_at.desc())
+        .limit(limit)
+    )
+    return list(conn.execute(stmt))
+
+
 def get_link(conn: Connection, call_uid: str, target: str) -> Any:
     stmt = sa.select(links_t).where(
         links_t.c.call_uid == call_uid, links_t.c.target_connection == target

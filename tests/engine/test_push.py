@@ -230,3 +230,18 @@ def test_calls_callsync_wrote_are_never_echoed_back(engine, target):
     store(engine, copy)
     back = Pusher(engine, RouteConfig(source="dst", targets=["src"]), target).run()
     assert back.created == 0
+
+
+def test_status_shows_waiting_writes_with_their_reasons(engine, target, tmp_path):
+    from syncer import status
+    from syncer.config import load_config
+
+    call = make_call(1, to_number=PhoneNumber.parse("+14155550199"))
+    store(engine, call)
+    push(engine, target)
+    config_file = tmp_path / "c.yaml"
+    config_file.write_text("connections:\n  dst:\n    kind: close\n    api_key: k\n")
+    report = status.collect(engine, load_config(config_file, env={}))
+    entry = next(c for c in report["connections"] if c["name"] == "dst")
+    assert entry["writes"] == {"parked": 1}
+    assert entry["waiting_writes"][0]["reason"] == "no person with +14155550199"
