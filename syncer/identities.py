@@ -6,6 +6,7 @@ next run sees a person who was added meanwhile without looking up every number o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,9 +19,15 @@ MISSING_TTL = timedelta(minutes=10)
 
 
 class DatabaseIdentityCache:
-    def __init__(self, engine: Engine, connection: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        connection: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._engine = engine
         self._connection = connection
+        self._clock = clock
 
     @staticmethod
     def _key(kind: str, key: str) -> str:
@@ -30,13 +37,13 @@ class DatabaseIdentityCache:
         name = self._key(kind, key)
         with self._engine.connect() as conn:
             stored = repo.get_state(conn, self._connection, [name]).get(name)
-        if stored is None or datetime.fromisoformat(stored["expires"]) < datetime.now(UTC):
+        if stored is None or datetime.fromisoformat(stored["expires"]) < self._clock():
             return None
         value: dict[str, Any] = stored["value"]
         return value
 
     def put(self, kind: str, key: str, value: dict[str, Any]) -> None:
         ttl = MISSING_TTL if value.get("missing") else FOUND_TTL
-        stored = {"value": value, "expires": (datetime.now(UTC) + ttl).isoformat()}
+        stored = {"value": value, "expires": (self._clock() + ttl).isoformat()}
         with self._engine.begin() as conn:
             repo.put_state(conn, self._connection, {self._key(kind, key): stored})

@@ -11,7 +11,7 @@ independently (same number, start and duration within tolerance) are linked, not
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -81,6 +81,8 @@ class Pusher:
     source: Connector | None = None  # to stream recordings the source holds itself
     matching: Matching = field(default_factory=Matching)
     stats: PushStats = field(default_factory=PushStats)
+    # How a recording that is only a URL is fetched (tests serve bytes without a network).
+    fetch_url: Callable[[str], AbstractContextManager[Iterator[bytes]]] | None = None
 
     @property
     def name(self) -> str:
@@ -253,7 +255,7 @@ class Pusher:
             if own is not None:
                 return own
         if call.recording_url and call.recording_url.startswith(("https://", "http://")):
-            return _stream_url(call.recording_url)
+            return (self.fetch_url or stream_url)(call.recording_url)
         return None
 
 
@@ -265,7 +267,7 @@ _FAILED = _Failed()
 
 
 @contextmanager
-def _stream_url(url: str) -> Iterator[Iterator[bytes]]:
+def stream_url(url: str) -> Iterator[Iterator[bytes]]:
     """Stream a recording from its URL in chunks, never holding the file in memory."""
     with (
         httpx.Client(timeout=60, follow_redirects=True) as client,

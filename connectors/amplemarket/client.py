@@ -6,6 +6,8 @@ Vendor facts (shared/vendor-apis/amplemarket-outreach.md, cited as §1.x):
 - ``GET /calls`` answers ``{"calls": [...], "_links": {"self", "next"?}}``; ``next`` is a
   *relative* href that carries the filters forward and is absent on the last page (§1.4, §1.5);
 - ``GET /calls/dispositions`` answers ``{"dispositions": [...]}`` (§1.9);
+- ``POST /calls`` logs a call (201 + the call, §1.7); ``GET /users`` and ``GET /tasks``
+  (``user_id`` required, §1.13) list what a logged call hangs on;
 - errors are ``{"_errors": [{code, title, detail, source?}], "object": "error"}`` (§1.11);
 - 500 requests/minute per key, 429 past it, and **no rate-limit headers** (§1.12).
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -26,7 +28,7 @@ from pydantic import SecretStr
 
 from connectors.amplemarket.settings import AmplemarketSettings
 from connectors.base import ConnectorContext, JsonDict
-from syncer.errors import AuthError, TransientError, VendorError
+from syncer.errors import AmbiguousWriteError, AuthError, TransientError, VendorError
 from syncer.http import RateLimitHint, VendorClient
 from syncer.http.ratelimit import draft_hint, first_int
 
@@ -37,6 +39,10 @@ ORIGIN = "https://api.amplemarket.com"
 CALLS_PATH = "/calls"
 DISPOSITIONS_PATH = "/calls/dispositions"
 PROBE_PATH = "/account-info"
+USERS_PATH = "/users"
+TASKS_PATH = "/tasks"
+# Pages followed by a write-path look-up at most: a loop guard (look-ups are narrow filters).
+LOOKUP_PAGES = 50
 # A 200 whose body is cut short (a proxy or the vendor dropped the stream) is re-asked this
 # many times before the run ends as transient; the shared client only judges status codes.
 BODY_ATTEMPTS = 3
@@ -47,7 +53,7 @@ class UnavailableError(TransientError):
     our data; the run ends and the next one resumes from the last stored page."""
 
 
-class _BearerAuth(httpx.Auth):
+class BearerAuth(httpx.Auth):
     """``Authorization: Bearer`` from a SecretStr, so no repr or log ever shows the key."""
 
     def __init__(self, api_key: SecretStr) -> None:
@@ -56,6 +62,10 @@ class _BearerAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
         yield request
+
+
+def base_url_of(settings: AmplemarketSettings) -> str:
+    return str(settings.base_url).rstrip("/") if settings.base_url else ORIGIN
 
 
 def credential_key(api_key: SecretStr) -> str:
@@ -124,7 +134,7 @@ class AmplemarketClient:
     def for_context(
         cls, context: ConnectorContext, settings: AmplemarketSettings
     ) -> AmplemarketClient:
-        base_url = str(settings.base_url).rstrip("/") if settings.base_url else ORIGIN
+        base_url = base_url_of(settings)
         pacer = context.pacers.get(
             credential_key(settings.api_key), settings.requests_per_second, settings.burst
         )
@@ -132,7 +142,7 @@ class AmplemarketClient:
             vendor=VENDOR,
             base_url=base_url,
             pacer=pacer,
-            auth=_BearerAuth(settings.api_key),
+            auth=BearerAuth(settings.api_key),
             headers={"Accept": "application/json"},
             hints=rate_limit_hint,
             transport=context.transport,
@@ -167,6 +177,45 @@ class AmplemarketClient:
             following = next_href(body)
             url = None if following is None else relative(following)
         return found
+
+    def listing(
+        self, path: str, key: str, params: Mapping[str, str], *, pages: int = LOOKUP_PAGES
+    ) -> Iterator[list[JsonDict]]:
+        """The ``key`` items of each page of ``GET path?params``, following ``next``."""
+        url: str | None = path
+        first = True
+        for _ in range(pages):
+            if url is None:
+                return
+            body = self.get_json(url, params if first else None)
+            items = body.get(key)
+            if not isinstance(items, list):
+                raise VendorError(VENDOR, 200, f"GET {path}: no `{key}` list in the body")
+            yield [item for item in items if isinstance(item, dict)]
+            following = next_href(body)
+            url, first = (None if following is None else relative(following)), False
+
+    def post_call(self, body: JsonDict) -> JsonDict:
+        """``POST /calls`` once (never resent, §1.7 has no idempotency key).
+
+        A 5xx or an unreadable 2xx body may hide a committed call, so both are ambiguous, like
+        a lost answer; a 429 was refused before processing (the shared client retries it).
+        """
+        try:
+            response = self.http.request("POST", CALLS_PATH, json=body)
+        except VendorError as error:
+            if error.status >= 500:
+                raise AmbiguousWriteError(f"{VENDOR} POST {CALLS_PATH}: {error.status}") from error
+            raise _classified(error) from error
+        except httpx.TransportError as error:  # ConnectError after retries: nothing was sent
+            raise UnavailableError(f"{VENDOR} POST {CALLS_PATH}: {type(error).__name__}") from error
+        try:
+            created = response.json()
+        except ValueError:
+            created = None
+        if not isinstance(created, dict) or not isinstance(created.get("id"), str):
+            raise AmbiguousWriteError(f"{VENDOR} POST {CALLS_PATH}: unreadable 201 body")
+        return created
 
     def account_info(self) -> JsonDict:
         return self.get_json(PROBE_PATH)

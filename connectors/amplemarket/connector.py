@@ -1,17 +1,48 @@
-"""``AmplemarketConnector``: reads calls (``cursor`` has the strategy, ``records`` the mapping)."""
+"""``AmplemarketConnector``: reads calls (``cursor`` has the strategy, ``records`` the mapping)
+and logs them (``resolution`` finds user, contact and task; ``writer`` creates, finds and
+compares; ``payload`` builds the body; ``recording`` streams dialer audio)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 import structlog
 
-from connectors.amplemarket.client import VENDOR, AmplemarketClient
+from connectors.amplemarket.client import (
+    VENDOR,
+    AmplemarketClient,
+    BearerAuth,
+    base_url_of,
+)
 from connectors.amplemarket.cursor import Walk, plan
-from connectors.amplemarket.records import Disposition, MappingContext, record_key, to_call
+from connectors.amplemarket.identity import Directory
+from connectors.amplemarket.recording import Recordings
+from connectors.amplemarket.records import (
+    SYSTEM,
+    Disposition,
+    MappingContext,
+    record_key,
+    to_call,
+)
+from connectors.amplemarket.resolution import Resolver
 from connectors.amplemarket.settings import AmplemarketSettings
-from connectors.base import Checkpoint, Connector, ConnectorContext, Cursor, JsonDict, Page
+from connectors.amplemarket.writer import Writer
+from connectors.base import (
+    AccountLabel,
+    Checkpoint,
+    Connector,
+    ConnectorContext,
+    Cursor,
+    JsonDict,
+    Page,
+    Parked,
+    Resolved,
+    WriteOptions,
+    WriteSupport,
+    Written,
+)
 from syncer.errors import AuthError, VendorError
 from syncer.model import Call
 
@@ -27,6 +58,8 @@ def _wall_now() -> datetime:
 class AmplemarketConnector(Connector):
     kind = "amplemarket"
     streams = ("calls",)
+    # Logged calls are immutable and undeletable through the API (§1.8); audio goes by URL.
+    write_support = WriteSupport(create=True, update=False, delete=False, recording_file=False)
 
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)
@@ -40,6 +73,14 @@ class AmplemarketConnector(Connector):
         self._refreshed = False
         self._mapping = MappingContext(
             context.name, context.table, context.phone_region, self._disposition
+        )
+        directory = Directory(self.client, context.identities, self.settings.page_size)
+        self._resolver = Resolver(directory)
+        self._writer = Writer(
+            self.client, directory, context.table, self.settings, self._account_dispositions
+        )
+        self._recordings = Recordings(
+            context, self.settings, base_url_of(self.settings), BearerAuth(self.settings.api_key)
         )
 
     # --- reading -------------------------------------------------------------------------
@@ -123,6 +164,50 @@ class AmplemarketConnector(Connector):
         assert self._dispositions is not None
         return self._dispositions.get(disposition_id)
 
+    def _account_dispositions(self) -> list[Disposition]:
+        if self._dispositions is None:
+            self._load_dispositions()
+        assert self._dispositions is not None
+        return list(self._dispositions.values())
+
+    # --- writing (see connectors.base "Writing") -------------------------------------------
+
+    def resolve(self, call: Call, options: WriteOptions) -> Resolved | Parked:
+        return self._resolver.resolve(call, options)
+
+    def create(self, call: Call, marker: str, resolved: Resolved) -> Written:
+        return self._writer.create(call, marker, resolved)
+
+    def find_by_marker(self, marker: str, call: Call) -> str | None:
+        return self._writer.find_by_marker(marker, call)
+
+    def update(self, remote_id: str, call: Call, resolved: Resolved) -> None:
+        self._writer.update(remote_id, call, resolved)
+
+    def delete(self, remote_id: str) -> None:
+        raise NotImplementedError(
+            "Amplemarket cannot delete logged calls through its API (§1.8), so a changed call "
+            "cannot be re-created either: it would sit beside the old one"
+        )
+
+    def open_recording(self, call: Call) -> AbstractContextManager[Iterator[bytes]] | None:
+        """The dialer's audio of one of this connection's calls; None for calls logged from
+        outside (``external: true``: no downloadable file, §1.10) or without a recording."""
+        source = call.source
+        if source.system != SYSTEM or source.connection != self.context.name:
+            return None
+        if call.raw.get("external") is not False or not call.raw.get("recording_url"):
+            return None
+        return self._recordings.open(source.external_id)
+
+    def account_labels(self) -> Sequence[AccountLabel]:
+        found = (Disposition.from_raw(raw) for raw in self.client.dispositions())
+        return [
+            AccountLabel("disposition", d.id, d.name or "", d.action)
+            for d in found
+            if d is not None
+        ]
+
     # --- housekeeping --------------------------------------------------------------------
 
     def check(self) -> None:
@@ -130,6 +215,7 @@ class AmplemarketConnector(Connector):
 
     def close(self) -> None:
         self.client.close()
+        self._recordings.close()
 
 
 def _refused(error: VendorError) -> bool:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.amplemarket.payload import split_marker
 from connectors.base import JsonDict
 from syncer.errors import MappingFailure
 from syncer.mapping import UnmappedValueError, VendorTable
@@ -215,9 +216,10 @@ def _contact(record: JsonDict, phone: PhoneNumber | None) -> Party | None:
 
 
 def _transcript(record: JsonDict) -> str | None:
-    """``transcription`` (plain text), else the ``transcript`` entries as ``speaker: text``
-    lines. The entry shape is undocumented (PostHog names the field only): unconfirmed."""
-    text = _text(record.get("transcription"))
+    """``transcription`` (plain text, without the reference line callsync appends to the calls
+    it logs), else the ``transcript`` entries as ``speaker: text`` lines. The entry shape is
+    undocumented (PostHog names the field only): unconfirmed."""
+    text = _text(split_marker(_text(record.get("transcription")))[0])
     entries = record.get("transcript")
     if text is not None or not isinstance(entries, list):
         return text

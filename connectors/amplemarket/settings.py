@@ -11,8 +11,10 @@ from datetime import timedelta
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors.base import ConnectionSettings, Interval
+from syncer.model import Outcome
 
 DOCUMENTED_REQUESTS_PER_MINUTE = 500  # vendor-apis §1.12: per consumer, across all endpoints
+DOCUMENTED_RECORDINGS_PER_HOUR = 50  # vendor-apis §1.10: GET /calls/{id}/recording
 
 
 class AmplemarketSettings(ConnectionSettings):
@@ -41,6 +43,37 @@ class AmplemarketSettings(ConnectionSettings):
     is undocumented and a larger size risks a 400: raise it only once Amplemarket support
     confirmed the limit for the account."""
 
+    # --- writing (connectors.amplemarket.writer) -----------------------------------------
+
+    dispositions: dict[Outcome, str] = Field(default_factory=dict)
+    """The account disposition (by its name, as in the dashboard) to log per canonical
+    outcome, e.g. ``{connected: Interested, voicemail_left: Left voicemail}``. Outcomes not
+    listed are logged without a disposition. A name the account does not have is skipped
+    with a warning."""
+
+    allow_completing_dispositions: bool = False
+    """A disposition whose action is ``complete`` also completes the task and the contact's
+    sequence lead (the lead leaves the sequence, vendor-apis §1.9). Such a disposition is only
+    sent when this is true; otherwise the call is logged without one (and a warning)."""
+
+    marker_in_transcription: bool = True
+    """Append callsync's reference line (``[callsync:<call uid>]``) to the logged call's
+    ``transcription``, the only free-text field ``POST /calls`` takes: it lets a create whose
+    answer was lost be found again exactly. Off, the look-up matches on the logged fields
+    alone and refuses to guess between look-alike calls (see ``writer``)."""
+
+    recordings_per_hour: int = Field(default=40, ge=1, lt=DOCUMENTED_RECORDINGS_PER_HOUR)
+    """Pace of recording downloads (the vendor allows 50 per hour). The pacer's burst is the
+    rest of the hour's allowance, so no hour ever sees more than 50."""
+
+    @field_validator("dispositions")
+    @classmethod
+    def _named(cls, value: dict[Outcome, str]) -> dict[Outcome, str]:
+        blank = sorted(outcome.value for outcome, name in value.items() if not name.strip())
+        if blank:
+            raise ValueError(f"disposition names must not be blank: {blank}")
+        return value
+
     @field_validator("lookback", "sweep_interval")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
@@ -51,6 +84,10 @@ class AmplemarketSettings(ConnectionSettings):
     @property
     def requests_per_second(self) -> float:
         return DOCUMENTED_REQUESTS_PER_MINUTE * self.rate_share / 60
+
+    @property
+    def recording_burst(self) -> int:
+        return DOCUMENTED_RECORDINGS_PER_HOUR - self.recordings_per_hour
 
     @model_validator(mode="after")
     def _under_the_limit(self) -> AmplemarketSettings:

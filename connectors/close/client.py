@@ -32,7 +32,7 @@ import structlog
 
 from connectors.base import ConnectorContext, JsonDict
 from connectors.close.settings import CloseSettings
-from syncer.errors import AuthError, TransientError, VendorError
+from syncer.errors import AmbiguousWriteError, AuthError, TransientError, VendorError
 from syncer.http import RateLimitHint, RetryPolicy, VendorClient
 from syncer.http.ratelimit import draft_hint, first_int
 
@@ -43,6 +43,9 @@ CALLS = "/api/v1/activity/call/"
 EVENTS = "/api/v1/event/"
 OUTCOMES = "/api/v1/outcome/"
 ME = "/api/v1/me/"
+USERS = "/api/v1/user/"
+LEADS = "/api/v1/lead/"
+SEARCH = "/api/v1/data/search/"
 
 # Every documented call field (§1.3). ``_fields`` drops what it does not list (gotcha k), so
 # asking for transcripts means listing all of these too.
@@ -187,11 +190,15 @@ class CloseApi:
     def me(self) -> JsonDict:
         return self.get(ME, {})
 
-    def list_calls(self, params: Mapping[str, str | int]) -> tuple[list[JsonDict], bool]:
-        """One page of ``GET /activity/call/``: its records and ``has_more``."""
+    def list_calls(
+        self, params: Mapping[str, str | int], fields: str | None = None
+    ) -> tuple[list[JsonDict], bool]:
+        """One page of ``GET /activity/call/``: its records and ``has_more`` (``fields``: a
+        ``_fields`` projection instead of the read path's)."""
         query = dict(params)
-        if self.call_fields is not None:
-            query["_fields"] = self.call_fields
+        chosen = fields or self.call_fields
+        if chosen is not None:
+            query["_fields"] = chosen
         body = self.get(CALLS, query)
         return _records(body, CALLS), bool(body.get("has_more"))
 
@@ -218,17 +225,61 @@ class CloseApi:
 
     def outcomes(self) -> dict[str, str]:
         """Every live outcome's name by id (``GET /outcome/``, offset-paged, §1.7)."""
-        names: dict[str, str] = {}
-        skip = 0
+        return {
+            str(o["id"]): str(o.get("name") or "")
+            for o in self.outcome_records()
+            if o.get("id") is not None
+        }
+
+    def outcome_records(self) -> list[JsonDict]:
+        """Every live outcome (``GET /outcome/``, offset-paged, §1.7)."""
+        return self.every(OUTCOMES)
+
+    def users(self) -> list[JsonDict]:
+        """Every user of the organisation (``GET /user/``, offset-paged)."""
+        return self.every(USERS)
+
+    def every(self, path: str) -> list[JsonDict]:
+        """All records of a small offset-paged configuration list."""
+        found: list[JsonDict] = []
         while True:
-            body = self.get(OUTCOMES, {"_limit": 100, "_skip": skip})
-            records = _records(body, OUTCOMES)
-            names.update(
-                {str(o["id"]): str(o.get("name") or "") for o in records if o.get("id") is not None}
-            )
+            body = self.get(path, {"_limit": 100, "_skip": len(found)})
+            records = _records(body, path)
+            found.extend(records)
             if not body.get("has_more") or not records:
-                return names
-            skip += len(records)
+                return found
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def search(self, query: JsonDict) -> tuple[list[JsonDict], str | None]:
+        """One page of Advanced Filtering (``POST /data/search/``, a read: safe to resend) and
+        the cursor of the next page."""
+        body = self._json("POST", SEARCH, json=query)
+        cursor = body.get("cursor")
+        return _records(body, SEARCH), cursor if isinstance(cursor, str) and cursor else None
+
+    def write(self, method: str, path: str, body: JsonDict | None = None) -> JsonDict:
+        """A create (``POST``, never resent), update (``PUT``) or ``DELETE``.
+
+        A lost answer to a POST is ``AmbiguousWriteError`` (``VendorClient``), and so is a 2xx
+        whose body cannot be read: the record exists but its id is unknown. PUT and DELETE are
+        idempotent: ``VendorClient`` retries them and an unreadable answer is transient.
+        """
+        create = method == "POST"
+        kwargs: dict[str, Any] = {} if body is None else {"json": body}
+        try:
+            response = self._client(path).request(method, path, idempotent=not create, **kwargs)
+        except VendorError as error:
+            raise _classified(error) from None
+        try:
+            parsed = response.json()
+        except ValueError:
+            if create:
+                raise AmbiguousWriteError(f"close POST {path}: unreadable answer") from None
+            raise TransientError(f"close {method} {path}: unreadable answer") from None
+        if not isinstance(parsed, dict):
+            raise TransientError(f"close {method} {path}: the answer is not a JSON object")
+        return parsed
 
 
 def _records(body: JsonDict, path: str) -> list[JsonDict]:

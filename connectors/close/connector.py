@@ -19,24 +19,44 @@ So the connector reads two streams with separate cursors (§1.9):
 Records map through ``records.py``; labels of custom outcomes (``outcome_id``) come from
 ``GET /outcome/`` once per connector instance, fetched before the first page that has calls
 (idle polls never fetch them). HTTP, auth and rate limits: ``client.py``.
+
+Writing (issue 5): ``resolution.py`` + ``identity.py`` find the user, lead and contact (cached
+in ``context.identities``), ``outbound.py`` builds the ``POST /activity/call/`` body and
+``writer.py`` creates, finds by marker (``marker.py``), updates in place and deletes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from connectors.base import Connector, ConnectorContext, Cursor, JsonDict, Page
+from connectors.base import (
+    AccountLabel,
+    Connector,
+    ConnectorContext,
+    Cursor,
+    JsonDict,
+    Page,
+    Parked,
+    Resolved,
+    WriteOptions,
+    WriteSupport,
+    Written,
+)
 from connectors.close import records
 from connectors.close.calls import CallsStream
 from connectors.close.client import CloseApi
 from connectors.close.events import EventStream
+from connectors.close.identity import Directory
+from connectors.close.resolution import Resolver
 from connectors.close.settings import CloseSettings
+from connectors.close.writer import CallWriter
 from syncer.model import Call
 
 
 class CloseConnector(Connector):
     kind = "close"
     streams = ("calls", "call_events")
+    write_support = WriteSupport(create=True, update=True, delete=True, recording_file=False)
 
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)
@@ -47,6 +67,14 @@ class CloseConnector(Connector):
         self._outcomes: dict[str, str] | None = None
         self._calls = CallsStream(self.api, self.settings, context.clock, context.state)
         self._events = EventStream(self.api, self.settings, context.clock, context.state)
+        self._outcome_records: list[JsonDict] | None = None
+        directory = Directory(
+            self.api, context.identities, context.clock, self.settings.identity_miss_seconds
+        )
+        self._resolver = Resolver(
+            directory, self.settings, context.table, context.phone_region, self._outcome_ids
+        )
+        self._writer = CallWriter(self.api, self.settings, context.table, context.phone_region)
 
     def read(self, stream: str, cursor: Cursor) -> Iterator[Page]:
         if stream == "calls":
@@ -68,8 +96,20 @@ class CloseConnector(Connector):
     def outcome_labels(self) -> dict[str, str]:
         """Outcome names by id, fetched once per connector instance (§1.7)."""
         if self._outcomes is None:
-            self._outcomes = self.api.outcomes()
+            self._outcomes = {str(o["id"]): str(o.get("name") or "") for o in self._all_outcomes()}
         return self._outcomes
+
+    def _all_outcomes(self) -> list[JsonDict]:
+        if self._outcome_records is None:
+            self._outcome_records = [o for o in self.api.outcome_records() if o.get("id")]
+        return self._outcome_records
+
+    def _outcome_ids(self) -> dict[str, str]:
+        """Outcome ids by name (case and spacing ignored), for setting ``outcomes``."""
+        return {
+            " ".join(name.split()).casefold(): outcome_id
+            for outcome_id, name in self.outcome_labels().items()
+        }
 
     def to_call(self, record: JsonDict) -> Call:
         return records.to_call(
@@ -89,3 +129,29 @@ class CloseConnector(Connector):
 
     def close(self) -> None:
         self.api.close()
+
+    # --- writing (connectors/base.py "Writing") -------------------------------------------
+
+    def resolve(self, call: Call, options: WriteOptions) -> Resolved | Parked:
+        return self._resolver.resolve(call, options)
+
+    def create(self, call: Call, marker: str, resolved: Resolved) -> Written:
+        return self._writer.create(call, marker, resolved)
+
+    def find_by_marker(self, marker: str, call: Call) -> str | None:
+        return self._writer.find_by_marker(marker, call)
+
+    def update(self, remote_id: str, call: Call, resolved: Resolved) -> None:
+        # The marker is the canonical call_uid; the note keeps carrying it.
+        self._writer.update(remote_id, call, call.call_uid, resolved)
+
+    def delete(self, remote_id: str) -> None:
+        self._writer.delete(remote_id)
+
+    def account_labels(self) -> list[AccountLabel]:
+        """The account's custom outcomes (``GET /outcome/``); Close's dispositions are a fixed
+        enum (mappings/close.yaml), not account data."""
+        return [
+            AccountLabel("outcome", str(o["id"]), str(o.get("name") or ""), o.get("type"))
+            for o in self._all_outcomes()
+        ]

@@ -12,6 +12,7 @@ what needs code: which fields feed which canonical field, units and fallbacks.
   start + ``duration``; source_updated_at = ``date_updated``.
 - numbers: the rep's ``local_phone`` and the other side's ``remote_phone`` (``phone``), turned
   into from/to by ``direction`` (none without one); both also sit on the user/contact parties.
+- ``note``: without the ``callsync:<uid>`` line callsync adds to calls it logs (``marker.py``).
 - ``cost`` is a string of US cents (gotcha a) -> Decimal; ``call_method: external`` -> None.
 - ids: user ``{"close": user_...}``, contact ``{"close": cont_..., "close:lead": lead_...}``.
 
@@ -27,6 +28,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connectors.base import JsonDict
+from connectors.close.marker import split_marker
 from connectors.close.times import parse_time
 from syncer.errors import MappingFailure
 from syncer.mapping import UnmappedValueError, VendorTable
@@ -112,7 +114,7 @@ def _to_call(
         contact=_party(
             record, "contact_id", None, remote, {"close:lead": _text(record, "lead_id")}
         ),
-        note=_text(record, "note"),
+        note=split_marker(_text(record, "note"))[0],
         transcript=_transcript(record),
         recording_url=_text(record, "recording_url"),
         voicemail_url=_text(record, "voicemail_url"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import AwareDatetime, Field, SecretStr, model_validator
 
 from connectors.base import ConnectionSettings
+from syncer.model import Outcome
 
 
 class CloseSettings(ConnectionSettings):
@@ -49,6 +50,20 @@ class CloseSettings(ConnectionSettings):
     rate_share: float = Field(default=0.5, gt=0, le=1)
     """The share of that limit callsync may use (the organisation limit is shared by every
     integration of the account)."""
+
+    # --- writing (calls logged into Close, §1.6 / §1.7) -------------------------------------
+    outcomes: dict[Outcome, str] = Field(default_factory=dict)
+    """Canonical outcome -> the name of a Close custom outcome (``GET /outcome/``) to set as
+    ``outcome_id`` on calls written with that outcome, e.g. ``{wrong_number: "Wrong number"}``.
+    Only calls written with status ``completed`` carry it (Close: "only calls that connected
+    can carry a custom outcome"); a name Close does not know parks the call."""
+    marker_custom_field_id: str | None = Field(default=None, pattern=r"^cf_\w+$")
+    """A call custom field (``cf_...``) that also receives callsync's marker (``custom.<id>``);
+    the marker is always written as the note's last line (``callsync:<call uid>``) too."""
+
+    identity_miss_seconds: int = Field(default=600, ge=0)
+    """A person or user not found in Close is looked up again after this long (by the
+    connection's clock), so a call parked for a missing person resolves once it is added."""
 
     @model_validator(mode="after")
     def _pages_fit_under_the_cap(self) -> CloseSettings:

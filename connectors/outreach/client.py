@@ -34,7 +34,7 @@ import httpx
 
 from connectors.base import ConnectorContext, JsonDict
 from connectors.outreach.settings import OutreachSettings
-from syncer.errors import AuthError, TransientError, VendorError
+from syncer.errors import AmbiguousWriteError, AuthError, TransientError, VendorError
 from syncer.http import RateLimitHint, VendorClient
 from syncer.http.oauth import IssuedToken, RotatingTokenAuth
 from syncer.http.ratelimit import HintParser, first_int
@@ -193,6 +193,56 @@ class OutreachClient:
         except httpx.TransportError as error:
             # Retries are spent; the run ends cleanly and resumes from its checkpoint.
             raise OutreachUnavailableError(f"outreach GET: {type(error).__name__}") from None
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def create(self, path: str, document: JsonDict) -> JsonDict:
+        """POST ``document`` once (never resent) and return the created resource object.
+
+        A 5xx, a lost answer or an unreadable 201 leaves the outcome unknown: the record may
+        exist, so it is an :class:`AmbiguousWriteError` (the engine looks for its marker).
+        """
+        url = f"{API}/{path}"
+        try:
+            response = self._http.request("POST", url, content=json.dumps(document).encode())
+        except AuthError:
+            raise
+        except VendorError as error:
+            if error.status in (401, 403):
+                raise AuthError("outreach", error.status, error.message, error.body) from None
+            if error.status >= 500:
+                raise AmbiguousWriteError(f"outreach POST {url}: {error.status}") from None
+            raise
+        except httpx.ConnectError as error:  # nothing reached Outreach, even after retries
+            raise OutreachUnavailableError(f"outreach POST: {type(error).__name__}") from None
+        except httpx.TransportError as error:  # broke while the request was on its way
+            raise AmbiguousWriteError(f"outreach POST {url}: {type(error).__name__}") from None
+        try:
+            data = response.json()["data"]
+            ident = data["id"]
+        except (ValueError, KeyError, TypeError):
+            raise AmbiguousWriteError(f"outreach POST {url}: unreadable answer") from None
+        if ident is None:
+            raise AmbiguousWriteError(f"outreach POST {url}: the answer names no id")
+        return dict(data)
+
+    def delete(self, path: str) -> bool:
+        """DELETE ``path`` (retried: deleting twice is harmless); False when already gone."""
+        try:
+            self._http.request("DELETE", f"{API}/{path}")
+        except AuthError:
+            raise
+        except VendorError as error:
+            if error.status == 404:
+                return False
+            if error.status in (401, 403):
+                raise AuthError("outreach", error.status, error.message, error.body) from None
+            if error.status >= 500:
+                raise OutreachUnavailableError(str(error)) from None
+            raise
+        except httpx.TransportError as error:
+            raise OutreachUnavailableError(f"outreach DELETE: {type(error).__name__}") from None
+        return True
 
 
 def pinned(link: str, expected_path: str) -> str:

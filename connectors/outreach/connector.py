@@ -3,23 +3,44 @@
 ``client`` speaks HTTP (OAuth, pagination, rate limits), ``cursor`` decides what to ask,
 ``records`` maps answers, ``labels`` names dispositions and purposes. See ``cursor`` for why a
 pull cannot miss a call and what it costs.
+
+Writing: ``identity`` resolves the user, the prospect and the configured labels, ``payload``
+builds the ``POST /calls`` body, ``writer`` creates, finds by marker, compares and deletes.
+Outreach calls cannot be changed in place (no PATCH), so ``write_support.update`` is False.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
-from connectors.base import Checkpoint, Connector, ConnectorContext, Cursor, JsonDict, Page
+from connectors.base import (
+    AccountLabel,
+    Checkpoint,
+    Connector,
+    ConnectorContext,
+    Cursor,
+    JsonDict,
+    Page,
+    Parked,
+    Resolved,
+    WriteOptions,
+    WriteSupport,
+    Written,
+)
 from connectors.outreach.client import ListPage, OutreachClient
 from connectors.outreach.cursor import Window, plan
+from connectors.outreach.identity import IdentityResolver
 from connectors.outreach.labels import LabelCatalog
 from connectors.outreach.records import map_call, record_key
 from connectors.outreach.settings import MAX_PAGE_SIZE, OutreachSettings
+from connectors.outreach.writer import CallWriter
 from syncer.errors import VendorError
 from syncer.model import Call
 
 CALLS = "calls"
+# Outreach's own binary outcome: fixed values, not account-defined (doc §2.4).
+OUTCOMES = ("Answered", "Not Answered")
 
 
 def wall_clock() -> datetime:
@@ -30,6 +51,7 @@ def wall_clock() -> datetime:
 class OutreachConnector(Connector):
     kind = "outreach"
     streams = (CALLS,)
+    write_support = WriteSupport(create=True, update=False, delete=True, recording_file=False)
 
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)
@@ -38,6 +60,10 @@ class OutreachConnector(Connector):
         self.settings = context.settings
         self.client = OutreachClient(context, self.settings)
         self.labels = LabelCatalog(self._collection)
+        self.identities = IdentityResolver(
+            self.client, context.identities, self.labels, self.settings, context.phone_region
+        )
+        self.writer = CallWriter(self.client, self.identities, context.table, self.settings)
 
     def read(self, stream: str, cursor: Cursor) -> Iterator[Page]:
         if stream != CALLS:
@@ -93,3 +119,34 @@ class OutreachConnector(Connector):
 
     def close(self) -> None:
         self.client.close()
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def resolve(self, call: Call, options: WriteOptions) -> Resolved | Parked:
+        return self.identities.resolve(call, options)
+
+    def create(self, call: Call, marker: str, resolved: Resolved) -> Written:
+        return self.writer.create(call, marker, resolved)
+
+    def find_by_marker(self, marker: str, call: Call) -> str | None:
+        return self.writer.find_by_marker(marker, call)
+
+    def update(self, remote_id: str, call: Call, resolved: Resolved) -> None:
+        self.writer.update(remote_id, call, resolved)
+
+    def delete(self, remote_id: str) -> None:
+        self.writer.delete(remote_id)
+
+    def account_labels(self) -> Sequence[AccountLabel]:
+        """The org's dispositions (detail: their own outcome), purposes, and the two fixed
+        outcomes."""
+        labels = [
+            AccountLabel("disposition", entry.id, entry.name or "", entry.outcome)
+            for entry in self.labels.entries("callDisposition")
+        ]
+        labels += [AccountLabel("outcome", value, value, "fixed by Outreach") for value in OUTCOMES]
+        labels += [
+            AccountLabel("purpose", entry.id, entry.name or "")
+            for entry in self.labels.entries("callPurpose")
+        ]
+        return labels

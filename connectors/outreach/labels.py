@@ -4,11 +4,16 @@ Calls only hold relationship ids (``callDisposition``, ``callPurpose``; doc §2.
 live in ``GET /api/v2/callDispositions`` and ``/callPurposes`` (doc §2.6). An org has a
 handful, so each connector instance reads both lists once, and only when a page names one;
 a call naming an id created since is worth one more read of the lists per instance.
+
+The write path uses the same lists the other way round: the configured names of a disposition
+and a purpose become their ids (``find``, case and spacing ignored), and ``entries`` lists the
+org's labels for ``callsync mappings show``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import JsonDict
@@ -16,6 +21,20 @@ from syncer.model import VendorLabel
 
 Fetch = Callable[[str], Iterator[JsonDict]]  # collection path -> its records
 KINDS = {"callDisposition": "callDispositions", "callPurpose": "callPurposes"}
+
+
+@dataclass(frozen=True)
+class LabelEntry:
+    """One disposition or purpose of the org."""
+
+    id: str
+    name: str | None
+    outcome: str | None  # a disposition's own "Answered" / "Not Answered"; None for purposes
+
+
+def label_key(name: str) -> str:
+    """Names are typed by hand into the config: case and spacing must not decide a match."""
+    return " ".join(name.split()).casefold()
 
 
 def related_id(relationships: Any, name: str) -> str | None:
@@ -33,6 +52,7 @@ class LabelCatalog:
     def __init__(self, fetch: Fetch) -> None:
         self._fetch = fetch
         self._names: dict[str, dict[str, str | None]] | None = None
+        self._entries: dict[str, list[LabelEntry]] = {}
         self._reloaded = False
 
     def prepare(self, records: Iterable[Any]) -> None:
@@ -59,17 +79,47 @@ class LabelCatalog:
             raise RuntimeError("LabelCatalog.prepare must run before label")
         return VendorLabel(id=ident, label=self._names[kind].get(ident))
 
+    def entries(self, kind: str) -> list[LabelEntry]:
+        """The org's labels of ``kind`` ("callDisposition" or "callPurpose")."""
+        if self._names is None:
+            self._names = self._load()
+        return list(self._entries[kind])
+
+    def find(self, kind: str, name: str) -> str | None:
+        """The id of the label of ``kind`` called ``name``; the lists are read again once per
+        instance when the name is unknown (an admin may have added it since)."""
+        fresh = self._names is None
+        if (found := self._match(kind, name)) is not None or fresh or self._reloaded:
+            return found
+        self._reloaded = True
+        self._names = self._load()
+        return self._match(kind, name)
+
+    def _match(self, kind: str, name: str) -> str | None:
+        wanted = label_key(name)
+        return next(
+            (entry.id for entry in self.entries(kind) if label_key(entry.name or "") == wanted),
+            None,
+        )
+
     def _unknown(self, wanted: dict[str, set[str]]) -> bool:
         names = self._names or {}
         return any(ident not in names.get(kind, {}) for kind in KINDS for ident in wanted[kind])
 
     def _load(self) -> dict[str, dict[str, str | None]]:
-        return {kind: self._read(path) for kind, path in KINDS.items()}
+        self._entries = {kind: self._read(path) for kind, path in KINDS.items()}
+        return {kind: {e.id: e.name for e in entries} for kind, entries in self._entries.items()}
 
-    def _read(self, path: str) -> dict[str, str | None]:
-        names: dict[str, str | None] = {}
+    def _read(self, path: str) -> list[LabelEntry]:
+        entries: list[LabelEntry] = []
         for record in self._fetch(path):
             attributes = record.get("attributes") or {}
-            name = attributes.get("name")
-            names[str(record["id"])] = name if isinstance(name, str) and name else None
-        return names
+            name, outcome = attributes.get("name"), attributes.get("outcome")
+            entries.append(
+                LabelEntry(
+                    str(record["id"]),
+                    name if isinstance(name, str) and name else None,
+                    outcome if isinstance(outcome, str) and outcome else None,
+                )
+            )
+        return entries

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pydantic import AwareDatetime, Field, SecretStr
 
 from connectors.base import ConnectionSettings, Interval
+from syncer.model import Outcome
 
 MAX_PAGE_SIZE = 1000  # doc §2.3: the largest page[size] Outreach accepts
 
@@ -43,3 +44,20 @@ class OutreachSettings(ConnectionSettings):
     the authorising user and is shared with that user's other integrations."""
     token_refresh_margin: Interval = Field(default=timedelta(minutes=5), ge=timedelta(0))
     """Refresh the access token this long before it expires."""
+
+    # --- writing calls into Outreach ----------------------------------------------------------
+
+    dispositions: dict[Outcome, str] = Field(default_factory=dict)
+    """The org's call disposition (by name) for each canonical outcome a written call may have;
+    an outcome without one is written with Outreach's coarse ``outcome`` only. A name the org
+    does not have parks the calls with that outcome (``callsync mappings show`` lists them)."""
+    call_purpose: str | None = None
+    """The org's call purpose (by name) every written call gets; None sends no purpose."""
+    write_sequence_action: bool = True
+    """Send the source's sequence action as ``sequenceAction``. Outreach acts on it (``Finish``
+    takes the prospect out of its sequence), so turn it off when the source's sequences are not
+    Outreach's."""
+    marker_search_margin: Interval = Field(default=timedelta(days=1), ge=timedelta(0))
+    """When the look-up of a possibly created call cannot be narrowed to its prospect and user,
+    it reads the user's calls created since the call's start minus this margin (clock skew
+    between the source and Outreach)."""

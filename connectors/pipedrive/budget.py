@@ -43,6 +43,16 @@ _COSTS: tuple[tuple[str, re.Pattern[str], int], ...] = tuple(
         ("GET", r"^(/api)?/v1/users/me$", 2),
         ("GET", r"^/api/v2/activities$", 10),
         ("GET", r"^/api/v2/activities/[^/]+$", 1),
+        # The write path (§2.3, §2.4, §2.9: v1 search 40, v2 search 20, v2 create roughly half
+        # of v1's 10).
+        ("POST", r"^(/api)?/v1/callLogs$", 10),
+        ("POST", r"^(/api)?/v1/callLogs/[^/]+/recordings$", 10),
+        ("DELETE", r"^(/api)?/v1/callLogs/[^/]+$", 6),
+        ("PATCH", r"^/api/v2/activities/[^/]+$", 5),
+        ("DELETE", r"^/api/v2/activities/[^/]+$", 3),
+        ("GET", r"^(/api)?/v1/users/find$", 40),
+        ("GET", r"^/api/v2/persons/search$", 20),
+        ("POST", r"^/api/v2/persons$", 5),
     )
 )
 UNKNOWN_COST = 40  # the priciest generic v1 request (search): an unlisted path is never cheap

@@ -32,7 +32,13 @@ from pydantic import SecretStr
 from connectors.base import ConnectorContext, JsonDict
 from connectors.pipedrive.budget import DailyBudget
 from connectors.pipedrive.settings import BURST_WINDOW_SECONDS, PipedriveSettings
-from syncer.errors import AuthError, RateLimitedError, TransientError, VendorError
+from syncer.errors import (
+    AmbiguousWriteError,
+    AuthError,
+    RateLimitedError,
+    TransientError,
+    VendorError,
+)
 from syncer.http import RateLimitHint, VendorClient
 from syncer.http.ratelimit import first_int
 
@@ -189,6 +195,40 @@ class PipedriveClient:
                 cursor = (body.get("additional_data") or {}).get("next_cursor")
                 if not isinstance(cursor, str):
                     break
+
+    # --- the write path's requests -------------------------------------------------------
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> JsonDict:
+        """Any GET, answered by a success envelope (look-ups of the write path)."""
+        return self._get(path, params)
+
+    def send(self, method: str, path: str, *, create: bool = False, **kwargs: Any) -> JsonDict:
+        """A POST/PATCH/DELETE and its success envelope; ``kwargs`` go to httpx.
+
+        ``create``: the request makes a record and is never resent, so an answer that may
+        hide a commit (a 5xx, an unreadable 200) is an :class:`AmbiguousWriteError`, like a
+        lost response (``VendorClient`` raises that one itself).
+        """
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except VendorError as error:
+            if create and error.status >= 500:
+                raise AmbiguousWriteError(f"pipedrive {method} {path}: {error.status}") from error
+            mapped = _classified(error)
+            if mapped is error:
+                raise
+            raise mapped from error
+        except httpx.TransportError as error:  # could not connect, even after retries
+            raise PipedriveUnavailableError(f"pipedrive {path}: {type(error).__name__}") from error
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and body.get("success") is True:
+            return body
+        if create:
+            raise AmbiguousWriteError(f"pipedrive {method} {path}: unreadable answer")
+        raise VendorError("pipedrive", response.status_code, f"{path}: not a success envelope")
 
     # --- plumbing -------------------------------------------------------------------------
 

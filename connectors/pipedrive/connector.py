@@ -1,12 +1,26 @@
-"""``PipedriveConnector``: reads the token user's call logs (strategy: ``cursor``)."""
+"""``PipedriveConnector``: reads the token user's call logs (strategy: ``cursor``) and writes
+calls as call logs (``identity``, ``payload``, ``writer``, ``locate``, ``upload``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from connectors.base import Checkpoint, Connector, ConnectorContext, Cursor, JsonDict, Page
+from connectors.base import (
+    AccountLabel,
+    Checkpoint,
+    Connector,
+    ConnectorContext,
+    Cursor,
+    JsonDict,
+    Page,
+    Parked,
+    Resolved,
+    WriteOptions,
+    WriteSupport,
+    Written,
+)
 from connectors.pipedrive import records
 from connectors.pipedrive.budget import DailyBudget, token_cost
 from connectors.pipedrive.changes import Changes
@@ -22,10 +36,14 @@ from connectors.pipedrive.cursor import (
     later,
     plan,
 )
+from connectors.pipedrive.identity import MemoryIdentities, Resolver
 from connectors.pipedrive.index import BUDGET_KEY, PROFILE_KEY, ActivityIndex, Batch
+from connectors.pipedrive.locate import LogFinder, marked_activity
 from connectors.pipedrive.search import LogSearch
 from connectors.pipedrive.settings import PipedriveSettings
 from connectors.pipedrive.sweep import Sweep
+from connectors.pipedrive.upload import upload
+from connectors.pipedrive.writer import Writer
 from syncer.errors import BudgetExhaustedError
 from syncer.model import Call
 
@@ -33,6 +51,11 @@ from syncer.model import Call
 class PipedriveConnector(Connector):
     kind: ClassVar[str] = "pipedrive"
     streams: ClassVar[tuple[str, ...]] = ("calls",)
+    # Update: the activity's subject, note, person and deal/lead in place; what only the call
+    # log holds raises CannotUpdate. Recordings are uploaded files (no URL field exists).
+    write_support: ClassVar[WriteSupport] = WriteSupport(
+        create=True, update=True, delete=True, recording_file=True
+    )
 
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)
@@ -42,6 +65,9 @@ class PipedriveConnector(Connector):
         self.budget = DailyBudget(self.settings.daily_budget_share, context.clock)
         self.client = PipedriveClient(context, self.settings, self.budget)
         self.index = ActivityIndex(context.state)
+        identities = context.identities or MemoryIdentities()
+        self.resolver = Resolver(self.client, identities, self.settings, context.phone_region)
+        self.writer = Writer(self.client, identities, context.table, context.phone_region)
 
     # --- the read contract ------------------------------------------------------------------
 
@@ -77,6 +103,59 @@ class PipedriveConnector(Connector):
 
     def close(self) -> None:
         self.client.close()
+
+    # --- the write contract -----------------------------------------------------------------
+
+    def resolve(self, call: Call, options: WriteOptions) -> Resolved | Parked:
+        return self.resolver.resolve(call, options)
+
+    def create(self, call: Call, marker: str, resolved: Resolved) -> Written:
+        return self.writer.create(call, marker, resolved)
+
+    def find_by_marker(self, marker: str, call: Call) -> str | None:
+        """The marked call log: the owner's activities since the call, then the log (see
+        ``locate`` for the token cost)."""
+        email = call.user.email if call.user is not None else None
+        owner = self.resolver.user_id(email) if email else None
+        activity = marked_activity(
+            self.client,
+            marker,
+            call,
+            owner=owner,
+            lookback=self.settings.marker_lookback,
+            page_size=self.settings.activity_page_size,
+        )
+        if activity is None:
+            return None
+        finder = LogFinder(
+            self.client,
+            self.index,
+            page_size=self.settings.call_log_page_size,
+            max_pages=self.settings.marker_search_pages,
+        )
+        return finder.log_of(int(activity["id"]))
+
+    def update(self, remote_id: str, call: Call, resolved: Resolved) -> None:
+        self.writer.update(remote_id, call, resolved)
+
+    def delete(self, remote_id: str) -> None:
+        self.writer.delete(remote_id)
+
+    def attach_recording(
+        self, remote_id: str, call: Call, chunks: Iterator[bytes], content_type: str
+    ) -> None:
+        upload(self.client, remote_id, call.call_uid, chunks, content_type)
+
+    def account_labels(self) -> Sequence[AccountLabel]:
+        """Pipedrive's six call outcomes (a fixed enum, §2.5: no request), with the canonical
+        outcome each reads as."""
+        table = self.context.table
+        return [
+            AccountLabel(
+                kind="outcome", id=value, label=value, detail=str(table.read("outcome", value))
+            )
+            for value in table.dimension("outcome").values
+        ]
 
     # --- the two passes ---------------------------------------------------------------------
 

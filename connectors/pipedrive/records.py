@@ -28,6 +28,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from connectors.base import ConnectorContext, JsonDict
+from connectors.pipedrive.payload import strip_marker
 from syncer.errors import MappingFailure
 from syncer.mapping import UnmappedValueError
 from syncer.model import Call, Direction, Outcome, Party, PhoneNumber, SourceIdentity
@@ -121,7 +122,7 @@ def to_call(record: JsonDict, context: ConnectorContext) -> Call:
         to_number=to_number,
         user=_user(log, profile, mine),
         contact=_contact(links, _their_number(direction, from_number, to_number)),
-        note=html_to_text(_text(activity if activity else log, "note")),
+        note=strip_marker(html_to_text(_text(activity if activity else log, "note"))),
         deleted_at=updated if activity and activity.get("is_deleted") is True else None,
         raw=record,
     )

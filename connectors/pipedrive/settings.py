@@ -49,3 +49,14 @@ class PipedriveSettings(ConnectionSettings):
     the next activity page finds them without reading the list again."""
     profile_refresh: Interval = Field(default=timedelta(days=1), gt=timedelta(0))
     """How long the token user's profile (id, phone numbers for direction) is reused."""
+
+    # --- writing -------------------------------------------------------------------------------
+    link_deals: bool = True
+    """File a written call under the person's deal or lead when their call activities point at
+    exactly one (one activity page, 10 tokens per person, cached); off: never link one."""
+    marker_lookback: Interval = Field(default=timedelta(hours=1), ge=timedelta(0))
+    """``find_by_marker`` reads the owner's activities updated since the call started minus
+    this (clock skew between the source and Pipedrive)."""
+    marker_search_pages: int = Field(default=40, ge=1)
+    """At most this many call-log list pages (20 tokens each) ``find_by_marker`` reads to turn
+    the activity carrying the marker into its call-log id."""

@@ -13,6 +13,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 
 from connectors.base import ConnectorContext, Cursor
@@ -23,12 +24,25 @@ from connectors.emulation import EmulatorTransport, FaultPlan, ManualClock, Worl
 from syncer import mapping
 from syncer.connections import DatabaseConnectorState
 from syncer.http.ratelimit import PacerRegistry
+from syncer.identities import DatabaseIdentityCache
+from syncer.model import Call, Direction, Outcome, Party, PhoneNumber, SourceIdentity
 
 NAME = "close-test"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SETTLE = timedelta(minutes=10)  # > settle delay (2 min) + event rescan (5 min) + event lateness
 EVENT_ACTIONS = 3  # updated, created, deleted: one request each on an idle poll
 FAR_FUTURE = "2100-01-01T00:00:00+00:00"
+WRITE_WORLD_SEED = 1  # the people writable calls go to (the first seed() uses it too)
+WRITE_START = START - timedelta(days=28)  # when the writable calls happened (before START)
+WRITE_OUTCOMES = (
+    Outcome.CONNECTED,
+    Outcome.NO_ANSWER,
+    Outcome.BUSY,
+    Outcome.VOICEMAIL_LEFT,
+    Outcome.WRONG_NUMBER,
+    Outcome.MESSAGE_LEFT,
+    Outcome.FAILED,
+)
 
 
 class CloseHarness:
@@ -55,15 +69,20 @@ class CloseHarness:
         self._world_seed = 0
         self._contact: tuple[str, str, str] | None = None
         self._edits = 0
+        self._write_world: World | None = None
 
-    def connector(self, engine: sa.Engine, **settings: Any) -> CloseConnector:
+    def connector(
+        self, engine: sa.Engine, *, transport: httpx.BaseTransport | None = None, **settings: Any
+    ) -> CloseConnector:
+        """``transport`` wraps the emulator's (tests that look at the requests sent)."""
         context = ConnectorContext(
             name=NAME,
             settings=self.settings.model_copy(update=settings) if settings else self.settings,
             table=self.table,
             phone_region="US",
             state=DatabaseConnectorState(engine, NAME),
-            transport=EmulatorTransport(self.emulator),
+            identities=DatabaseIdentityCache(engine, NAME),
+            transport=transport or EmulatorTransport(self.emulator),
             sleep=self.clock.advance,
             pacers=self.pacers,
             clock=self.clock.now,
@@ -144,6 +163,99 @@ class CloseHarness:
     def idle_poll_cost(self) -> int:
         """One empty creation window and one request per event action."""
         return 1 + EVENT_ACTIONS
+
+    # --- writing (tests/connectors/harness.py WriteHarness) --------------------------------
+
+    def write_world(self) -> World:
+        """The users and contacts writable calls go to, seeded into Close once (no calls)."""
+        if self._write_world is None:
+            self._write_world = World(seed=WRITE_WORLD_SEED, calls=0, start=WRITE_START)
+            self.emulator.seed_world(self._write_world)
+        return self._write_world
+
+    def writable_call(self, index: int) -> Call:
+        """A call from another system to a contact and by a user who both exist in Close."""
+        world = self.write_world()
+        contacts = world.contacts_in("close")
+        contact = contacts[index % len(contacts)]
+        user = world.user_list[index % len(world.user_list)]
+        return _call(
+            index,
+            Party(name=user.name, email=user.email, phone=PhoneNumber.parse(user.phone)),
+            Party(name=contact.name, email=contact.email, phone=PhoneNumber.parse(contact.phone)),
+        )
+
+    def unresolvable_call(self, index: int) -> Call:
+        """Like ``writable_call``, to a number and e-mail no Close contact has."""
+        call = self.writable_call(index)
+        stranger = Party(
+            name=f"Stranger {index}",
+            email=f"stranger{index}@nowhere.example",
+            phone=PhoneNumber.parse(f"+1628{5550100 + index:07d}"),
+        )
+        assert call.user is not None
+        return _call(index, call.user, stranger)
+
+    def make_resolvable(self, call: Call) -> None:
+        """Add the missing person as a user would in Close's UI; later attempts find it (the
+        clock moves past the connector's miss TTL, as a retry on a later run would)."""
+        contact = call.contact
+        assert contact is not None and contact.phone is not None
+        self.emulator.add_lead(
+            f"{contact.name} Inc",
+            [{"name": contact.name, "phones": [contact.phone.e164], "emails": [contact.email]}],
+        )
+        self.clock.advance(self.settings.identity_miss_seconds + 1)
+
+    def remote_count(self) -> int:
+        return self.emulator.store.calls.count()
+
+    def round_trip_fields(self) -> tuple[str, ...]:
+        """Fields read back exactly. Lost on the way (see connectors/close/outbound.py):
+        ``outcome`` / ``answered`` / ``human`` (Close's ``disposition`` is read-only, and the
+        read path derives the outcome from it: API-logged calls read back ``unknown``; the
+        table's ``outcome_status`` cannot be read, so table.read(table.write(o)) is unsupported);
+        ``from_number`` / ``to_number`` (only the other side's ``phone`` is writable, the rep's
+        ``local_phone`` is derived by Close telephony); ``user`` / ``contact`` (re-expressed as
+        Close ids); ``disposition`` (becomes Close's custom outcome, if configured);
+        ``cost_cents`` (Close prices API-logged calls "0"); ``source`` (a new Close identity)."""
+        return (
+            "direction",
+            "started_at",
+            "ended_at",
+            "duration_seconds",
+            "note",
+            "recording_url",
+        )
+
+    def create_path(self) -> str:
+        return r"^/api/v1/activity/call/$"
+
+
+def _call(index: int, user: Party, contact: Party) -> Call:
+    """A deterministic call of another system between ``user`` and ``contact``."""
+    outcome = WRITE_OUTCOMES[index % len(WRITE_OUTCOMES)]
+    direction = Direction.INBOUND if index % 3 == 2 else Direction.OUTBOUND
+    # 40 minutes apart: the first 1008 calls all happened before START, so none can look like
+    # a twin of a seeded call (those start after START).
+    started = WRITE_START + timedelta(minutes=40 * index, seconds=index % 7)
+    duration = 30 + 17 * index if outcome is Outcome.CONNECTED else 5 + index % 20
+    ours, theirs = user.phone, contact.phone
+    return Call(
+        source=SourceIdentity(system="fake", connection="src", external_id=f"w{index}"),
+        started_at=started,
+        ended_at=started + timedelta(seconds=duration),
+        duration_seconds=duration,
+        outcome=outcome,
+        direction=direction,
+        from_number=ours if direction is Direction.OUTBOUND else theirs,
+        to_number=theirs if direction is Direction.OUTBOUND else ours,
+        answered=outcome in (Outcome.CONNECTED, Outcome.WRONG_NUMBER, Outcome.MESSAGE_LEFT),
+        user=user,
+        contact=contact,
+        note=f"Write test call {index}",
+        recording_url=f"https://recordings.example.com/fake/w{index}.mp3",
+    )
 
 
 def _world_size(seed: int, wanted: int) -> int:

@@ -1,8 +1,9 @@
 """The Pipedrive connector wired to its in-process emulator, on a manual clock.
 
 Everything waits on ``clock``: the emulator's burst window and daily budget, the connector's
-bookmarks and profile cache, the pacer and the retry sleeps (which move the clock instead of
-sleeping), so a test runs in milliseconds whatever the vendor asks to wait.
+bookmarks and profile cache, the write path's identity cache, the pacer and the retry sleeps
+(which move the clock instead of sleeping), so a test runs in milliseconds whatever the vendor
+asks to wait. It is a ``WriteHarness`` too (tests/connectors/harness.py).
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from pydantic import SecretStr
 
 from connectors.base import ConnectorContext, Cursor
 from connectors.emulation import EmulatorTransport, FaultPlan, ManualClock, World
+from connectors.emulation.world import WorldUser, format_phone
 from connectors.pipedrive.connector import PipedriveConnector
 from connectors.pipedrive.emulator import PipedriveEmulator
 from connectors.pipedrive.settings import MAX_CALL_LOG_PAGE, PipedriveSettings
 from syncer.connections import DatabaseConnectorState
 from syncer.http.ratelimit import PacerRegistry
+from syncer.identities import MISSING_TTL, DatabaseIdentityCache
 from syncer.mapping import VendorTable, load_tables
-from syncer.model import Call, SourceIdentity
+from syncer.model import Call, Direction, Outcome, Party, PhoneNumber, SourceIdentity
 from syncer.store import repo
 
 NAME = "pipedrive-test"
@@ -54,6 +57,38 @@ def pipedrive_table() -> VendorTable:
 
 
 IDLE_POLL_COST = 1  # one activity page: the profile is cached, no log is wanted
+CREATE_PATH = r"^(/api)?/v1/callLogs$"
+# Outcomes a source sends that Pipedrive holds exactly (table.read(table.write(o)) == o).
+EXACT_OUTCOMES = (
+    Outcome.CONNECTED,
+    Outcome.NO_ANSWER,
+    Outcome.VOICEMAIL_LEFT,
+    Outcome.BUSY,
+    Outcome.MESSAGE_LEFT,
+    Outcome.WRONG_NUMBER,
+)
+# What a call written to Pipedrive gives back on a read, exactly. Not listed, and why:
+# - source, raw: another system's identity and payload, by definition;
+# - user, contact: read back with Pipedrive's own ids (and, for the contact, without name or
+#   email: a call log names the person by id only);
+# - answered, human: not stored, derived from the outcome on read;
+# - answered_at, disposition, purpose, call_method, sequence, sequence_action, transcript,
+#   voicemail_url, tags, cost_cents: call logs have no such fields (§2.3, §2.5);
+# - recording_url: Pipedrive takes the audio as a file and exposes no URL (§2.11h);
+# - deleted_at: a written call is live.
+# Kept exactly: whole-second UTC times (sub-seconds are cut), a duration (ended_at equals
+# started_at + duration), the six outcomes above, direction (inferred on read from the token
+# user's own number), E.164 numbers, a note of single-spaced lines (the marker is stripped).
+ROUND_TRIP_FIELDS = (
+    "started_at",
+    "ended_at",
+    "duration_seconds",
+    "outcome",
+    "direction",
+    "from_number",
+    "to_number",
+    "note",
+)
 
 
 @dataclass
@@ -61,7 +96,8 @@ class PipedriveHarness:
     kind: str = "pipedrive"
     clock: ManualClock = field(default_factory=ManualClock)
     faults: FaultPlan = field(default_factory=FaultPlan)
-    tunables: dict[str, Any] = field(default_factory=dict)  # PipedriveEmulator keywords
+    # A Premium plan (x5): a 1,000-call write with recordings spends ~20k tokens a day.
+    tunables: dict[str, Any] = field(default_factory=lambda: {"plan_multiplier": 5})
     settings: dict[str, Any] = field(default_factory=dict)  # PipedriveSettings overrides
     users: int = 1  # world users; the connection is the first one's token
     # Wraps the emulator transport of every connector built here (crashes, side effects).
@@ -69,6 +105,7 @@ class PipedriveHarness:
     emulator: PipedriveEmulator = field(init=False)
     pacers: PacerRegistry = field(init=False)
     seeded: bool = False
+    world: World | None = None
 
     def __post_init__(self) -> None:
         self.emulator = PipedriveEmulator(clock=self.clock, faults=self.faults, **self.tunables)
@@ -90,6 +127,7 @@ class PipedriveHarness:
             table=pipedrive_table(),
             phone_region="US",
             state=DatabaseConnectorState(engine, NAME),
+            identities=DatabaseIdentityCache(engine, NAME, clock=self.clock.now),
             transport=self.transport(),
             sleep=self.clock.advance,
             pacers=self.pacers,
@@ -130,6 +168,7 @@ class PipedriveHarness:
         )
         self.emulator.seed_world(world)
         self.seeded = True
+        self.world = world
 
     def add_call(self, user_id: int | None = None, **fields: Any) -> str:
         """A call logged now through the provider integration (POST /v1/callLogs rules)."""
@@ -171,6 +210,71 @@ class PipedriveHarness:
 
     def idle_poll_cost(self) -> int:
         return IDLE_POLL_COST
+
+    # --- the write side (WriteHarness) ----------------------------------------------------
+
+    def _world(self) -> World:
+        if self.world is None:
+            self.seed(40)
+        assert self.world is not None
+        return self.world
+
+    def writable_call(self, index: int) -> Call:
+        """A call from another system by the token user (the seeded admin: writing for other
+        users works, but the emulator shows a user's call logs to that user's token only) to a
+        person of the seeded company (not a shared main line, so one person has the number)."""
+        world = self._world()
+        contacts = [c for c in world.contacts_in("pipedrive") if not c.main_line]
+        contact = contacts[index % len(contacts)]
+        return self._call(index, world, contact.name, contact.email, contact.phone)
+
+    def unresolvable_call(self, index: int) -> Call:
+        phone = f"+1617555{index % 10000:04d}"  # no world contact has a 617-555 number
+        name, email = f"Newcomer {index}", f"newcomer{index}@nowhere.example"
+        return self._call(index, self._world(), name, email, phone)
+
+    def make_resolvable(self, call: Call) -> None:
+        """The person is added as a rep types it (national format); time passes beyond the
+        cached miss, as between two sync runs."""
+        contact = call.contact
+        assert contact is not None and contact.phone is not None and contact.phone.e164
+        self.emulator.add_person(
+            contact.name or "Newcomer",
+            phones=[format_phone(contact.phone.e164, 2)],
+            emails=[contact.email] if contact.email else [],
+        )
+        self.clock.advance((MISSING_TTL + timedelta(minutes=1)).total_seconds())
+
+    def _call(self, index: int, world: World, name: str, email: str, phone: str) -> Call:
+        user: WorldUser = world.user_list[0]
+        outcome = EXACT_OUTCOMES[index % len(EXACT_OUTCOMES)]
+        inbound = index % 4 == 3
+        seconds = 45 + (index * 37) % 600 if outcome is Outcome.CONNECTED else (index * 7) % 40
+        started = world.start + timedelta(days=world.days + 1, minutes=7 * index)
+        mine, theirs = PhoneNumber.parse(user.phone), PhoneNumber.parse(phone)
+        return Call(
+            source=SourceIdentity(system="fake", connection="src", external_id=f"w{index}"),
+            started_at=started,
+            ended_at=started + timedelta(seconds=seconds),
+            duration_seconds=seconds,
+            outcome=outcome,
+            direction=Direction.INBOUND if inbound else Direction.OUTBOUND,
+            from_number=theirs if inbound else mine,
+            to_number=mine if inbound else theirs,
+            user=Party(name=user.name, email=user.email, phone=mine),
+            contact=Party(name=name, email=email, phone=theirs),
+            note=f"Call w{index}: asked for pricing",
+            recording_url=f"https://recordings.example.com/w{index}.mp3",
+        )
+
+    def remote_count(self) -> int:
+        return self.emulator.store.call_logs.count()
+
+    def round_trip_fields(self) -> tuple[str, ...]:
+        return ROUND_TRIP_FIELDS
+
+    def create_path(self) -> str:
+        return CREATE_PATH
 
     # --- what tests inspect ---------------------------------------------------------------
 

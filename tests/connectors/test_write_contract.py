@@ -1,0 +1,132 @@
+"""One write suite, run against every target through its emulator harness and the real push
+engine: calls land once, survive a round trip through the read path, a lost answer is adopted
+rather than repeated, a parked write succeeds once its person exists, and re-runs write nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+from connectors.emulation import FaultKind
+from syncer.config import RouteConfig
+from syncer.pull import pull
+from syncer.push import Pusher
+from syncer.store import repo
+
+ROUND_TRIP_CALLS = 1000
+
+
+def store_source_calls(engine, calls) -> None:
+    with engine.begin() as conn:
+        repo.upsert_calls(conn, calls)
+        repo.upsert_source_records(conn, calls)
+
+
+RECORDING = bytes(range(256)) * 64  # 16 KiB of fake audio
+
+
+@contextmanager
+def fake_recording(url: str) -> Iterator[Iterator[bytes]]:
+    """Recordings by URL, served without a network (tests never leave the machine)."""
+    assert url.startswith("https://")
+    yield iter([RECORDING[:5000], RECORDING[5000:]])
+
+
+def pusher(engine, harness, **route) -> Pusher:
+    target = harness.connector(engine)
+    config = RouteConfig(source="src", targets=[target.context.name], **route)
+    return Pusher(engine, config, target, fetch_url=fake_recording)
+
+
+def link_of(engine, call, target: str):
+    with engine.connect() as conn:
+        return repo.get_link(conn, call.call_uid, target)
+
+
+def test_calls_land_once_and_survive_the_round_trip(harness, engine):
+    harness.seed(40)
+    harness.settle()
+    before = harness.remote_count()
+    calls = [harness.writable_call(i) for i in range(ROUND_TRIP_CALLS)]
+    store_source_calls(engine, calls)
+    stats = pusher(engine, harness).run()
+    assert stats.created == ROUND_TRIP_CALLS, stats
+    assert harness.remote_count() == before + ROUND_TRIP_CALLS
+    if harness.connector(engine).write_support.recording_file:  # streamed from the source
+        assert stats.recordings == ROUND_TRIP_CALLS
+
+    again = pusher(engine, harness).run()
+    assert (again.created, again.updated, again.adopted) == (0, 0, 0)
+    assert harness.remote_count() == before + ROUND_TRIP_CALLS
+
+    harness.settle()
+    reader = harness.connector(engine)
+    assert pull(engine, reader).ok
+    name = reader.context.name
+    with engine.connect() as conn:
+        # callsync's own records come back filed under the call they copy, never as new calls
+        own = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(repo.calls_t)
+            .where(
+                repo.calls_t.c.origin_connection == name,
+                repo.calls_t.c.call_uid.in_([c.call_uid for c in calls]),
+            )
+        ).scalar_one()
+        assert own == 0
+        copies = {
+            row.call_uid: row.raw
+            for row in conn.execute(
+                sa.select(repo.sources_t.c.call_uid, repo.sources_t.c.raw).where(
+                    repo.sources_t.c.connection == name
+                )
+            )
+        }
+    fields = harness.round_trip_fields()
+    for call in calls:
+        assert call.call_uid in copies, f"{call.call_uid} was not read back"
+        back = reader.to_call(copies[call.call_uid])
+        for field in fields:
+            assert getattr(back, field) == getattr(call, field), (field, call.source.external_id)
+
+
+def test_a_lost_answer_is_adopted_not_repeated(harness, engine):
+    harness.seed(40)
+    harness.settle()
+    before = harness.remote_count()
+    call = harness.writable_call(7)
+    store_source_calls(engine, [call])
+    harness.emulator.faults.script(
+        FaultKind.DROP_AFTER_COMMIT, method="POST", path=harness.create_path()
+    )
+    first = pusher(engine, harness).run()
+    assert first.created == 0
+    assert harness.remote_count() == before + 1  # the vendor did commit it
+    assert link_of(engine, call, harness.connector(engine).context.name).state == "pending"
+    second = pusher(engine, harness).run()
+    assert (second.adopted, second.created) == (1, 0)
+    assert harness.remote_count() == before + 1
+    assert link_of(engine, call, harness.connector(engine).context.name).state == "done"
+
+
+def test_a_parked_write_succeeds_once_the_person_exists(harness, engine):
+    harness.seed(40)
+    harness.settle()
+    call = harness.unresolvable_call(3)
+    store_source_calls(engine, [call])
+    target = harness.connector(engine).context.name
+    parked = pusher(engine, harness).run()
+    assert parked.parked == 1
+    link = link_of(engine, call, target)
+    assert link.state == "parked"
+    number = call.to_number.e164 if call.direction != "inbound" else call.from_number.e164
+    assert number in link.reason or (call.contact and call.contact.email in link.reason)
+    harness.make_resolvable(call)
+    with engine.begin() as conn:  # as if the cached miss had expired
+        conn.execute(repo.state_t.delete().where(repo.state_t.c.key.like("identity:%")))
+    done = pusher(engine, harness).run()
+    assert done.created == 1
+    assert link_of(engine, call, target).state == "done"
