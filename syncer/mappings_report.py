@@ -28,7 +28,10 @@ def account_rows(connector: Connector, table: VendorTable) -> list[Row]:
             continue
         outcome = table.outcome_for_disposition(label.label)
         detail = f" ({label.detail})" if label.detail else ""
-        if outcome is None:
+        if outcome is None and label.kind != "disposition":
+            # Custom outcomes (Close) refine nothing on read; writes name them in settings.
+            rows.append(Row("account", label.kind, label.label, "-", detail.strip()))
+        elif outcome is None:
             note = "UNMAPPED: add it under mapping.outcome_by_disposition" + detail
             rows.append(Row("account", label.kind, label.label, "-", note))
         else:

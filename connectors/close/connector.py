@@ -64,6 +64,7 @@ class CloseConnector(Connector):
             raise TypeError(f"close needs CloseSettings, got {type(context.settings).__name__}")
         self.settings = context.settings
         self.api = CloseApi(context, self.settings)
+        self._user_emails: dict[str, str] | None = None
         self._outcomes: dict[str, str] | None = None
         self._calls = CallsStream(self.api, self.settings, context.clock, context.state)
         self._events = EventStream(self.api, self.settings, context.clock, context.state)
@@ -118,7 +119,18 @@ class CloseConnector(Connector):
             table=self.context.table,
             region=self.context.phone_region,
             outcomes=self.outcome_labels(),
+            user_emails=self.user_emails(),
         )
+
+    def user_emails(self) -> dict[str, str]:
+        """User id -> email, fetched once per connector (calls name users by id only)."""
+        if self._user_emails is None:
+            self._user_emails = {
+                str(user["id"]): str(user["email"]).strip().lower()
+                for user in self.api.users()
+                if user.get("id") and user.get("email")
+            }
+        return self._user_emails
 
     def record_key(self, record: JsonDict) -> str:
         return records.record_key(record)

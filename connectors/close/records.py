@@ -65,12 +65,21 @@ def to_call(
     table: VendorTable,
     region: str,
     outcomes: Mapping[str, str],
+    user_emails: Mapping[str, str] | None = None,
 ) -> Call:
-    """The canonical call of one Close call record (``MappingFailure`` if impossible)."""
+    """The canonical call of one Close call record (``MappingFailure`` if impossible).
+
+    Calls name their user by id only; ``user_emails`` (user id -> email, from ``GET /user/``)
+    adds the email every other tool finds the rep by.
+    """
     try:
-        return _to_call(record, connection, table, region, outcomes)
+        call = _to_call(record, connection, table, region, outcomes)
     except UnmappedValueError as error:
         raise MappingFailure(str(error)) from None
+    email = (user_emails or {}).get(_text(record, "user_id") or "")
+    if email and call.user is not None and call.user.email is None:
+        call = call.model_copy(update={"user": call.user.model_copy(update={"email": email})})
+    return call
 
 
 def _to_call(

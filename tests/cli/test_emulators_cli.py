@@ -3,6 +3,7 @@ them with no credentials of its own: the whole read path over real HTTP."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -66,6 +67,28 @@ def test_emulators_serve_every_kind_and_the_example_config_pulls_from_them(tmp_p
         again = callsync("pull", "--config", str(EXAMPLE), cwd=tmp_path, env=env)
         assert again.returncode == 0, again.stderr
         assert "stored 0," in again.stdout
+        synced = callsync("sync", "--config", str(EXAMPLE), cwd=tmp_path, env=env)
+        assert synced.returncode == 0, synced.stderr
+        assert "route 0: ample -> close, pipedrive => close: created" in synced.stdout
+        assert "=> pipedrive: created" in synced.stdout
+        resynced = callsync("sync", "--config", str(EXAMPLE), cwd=tmp_path, env=env)
+        assert "created" not in resynced.stdout.replace("route", "")  # nothing written twice
+        shown = callsync(
+            "mappings",
+            "show",
+            "--connection",
+            "ample",
+            "--json",
+            "--config",
+            str(EXAMPLE),
+            cwd=tmp_path,
+            env=env,
+        )
+        rows = json.loads(shown.stdout)
+        assert {row["source"] for row in rows} == {"account", "enum"}
+        assert any(
+            row["kind"] == "disposition" and row["vendor_value"] == "Interested" for row in rows
+        )
     finally:
         assert stop(process) == 0
     # state kept on disk: a restarted fleet is not seeded again

@@ -152,13 +152,13 @@ class CloseHarness:
 
     def full_pull_cost(self, calls: int) -> int:
         """Window pages overlapping by one record (N/99), one ``_skip``-cap probe for a
-        multi-page window, one outcome fetch, one request per event action."""
+        multi-page window, one outcome and one user fetch, one request per event action."""
         n = max(calls, self.seeded)
         size = self.settings.page_size
         if n <= size:
-            return 1 + (1 if n else 0) + EVENT_ACTIONS
+            return 1 + (2 if n else 0) + EVENT_ACTIONS
         pages = 1 + math.ceil((n - size) / (size - 1))
-        return pages + 1 + 1 + EVENT_ACTIONS
+        return pages + 1 + 1 + 1 + EVENT_ACTIONS
 
     def idle_poll_cost(self) -> int:
         """One empty creation window and one request per event action."""

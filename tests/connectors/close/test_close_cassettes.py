@@ -165,7 +165,11 @@ def test_the_documented_example_maps_field_by_field(vcr):
         to_number=remote,
         disposition=VendorLabel(id="outcome_031uY9IKV1JxfNKM9n2qCw", label="Interested"),
         call_method=CallMethod.REGULAR,
-        user=Party(phone=local, ids={"close": "user_N6KhMpzHRCYQHdn4gRNIFNN5JExnsrprKA6ekxM63XA"}),
+        user=Party(
+            email="jane.rep@example.com",
+            phone=local,
+            ids={"close": "user_N6KhMpzHRCYQHdn4gRNIFNN5JExnsrprKA6ekxM63XA"},
+        ),
         contact=Party(
             phone=remote,
             ids={"close": "cont_q4xYmlGhA3060dEl0NDJuHRxPMuVjqLn30AFSzh1fRk", "close:lead": lead},
