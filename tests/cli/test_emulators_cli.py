@@ -57,6 +57,13 @@ def test_emulators_serve_every_kind_and_the_example_config_pulls_from_them(tmp_p
         assert set(urls) == set(connectors.known_kinds())
         env = {BASE_URL_VARIABLE[kind]: url for kind, url in urls.items()}
         env["CALLSYNC_DATABASE_URL"] = database_url
+        # Seeded recording URLs name hosts that do not exist: route anything that is not an
+        # emulator to a closed loopback port, so the test never leaves the machine.
+        env.update(
+            HTTPS_PROXY="http://127.0.0.1:9",
+            HTTP_PROXY="http://127.0.0.1:9",
+            NO_PROXY="127.0.0.1,localhost",
+        )
         result = callsync("pull", "--config", str(EXAMPLE), cwd=tmp_path, env=env)
         assert result.returncode == 0, result.stderr
         lines = dict(line.split(": ", 1) for line in result.stdout.splitlines())
