@@ -30,6 +30,7 @@ from typing import Any
 from connectors.base import JsonDict
 from connectors.close.marker import split_marker
 from connectors.close.times import parse_time
+from connectors.fields import optional_text, optional_time
 from syncer.errors import MappingFailure
 from syncer.mapping import UnmappedValueError, VendorTable
 from syncer.model import (
@@ -148,22 +149,11 @@ def _read(table: VendorTable, dimension: str, record: JsonDict, field: str | Non
 
 
 def _text(record: JsonDict, key: str) -> str | None:
-    value = record.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise MappingFailure(f"{key}: expected a string, got {value!r}")
-    return value
+    return optional_text(record, key)
 
 
 def _time(record: JsonDict, key: str) -> datetime | None:
-    value = _text(record, key)
-    if value is None:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError:
-        raise MappingFailure(f"{key}: not a timestamp: {value!r}") from None
+    return optional_time(record, key, parse_time)
 
 
 def _integer(record: JsonDict, key: str) -> int | None:

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.base import ConnectorContext, JsonDict
+from connectors.fields import optional_text, optional_time
 from connectors.outreach.cursor import parse_time
 from connectors.outreach.labels import LabelCatalog, related_id
 from syncer.errors import MappingFailure
@@ -169,23 +170,11 @@ def _members(record: JsonDict, name: str) -> JsonDict:
 
 
 def _text(attributes: JsonDict, name: str) -> str | None:
-    """A string attribute; blank is "not set" (doc §2.4: vendor fields may be blank)."""
-    value = attributes.get(name)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise MappingFailure(f"{name} is not a string: {value!r}")
-    return value
+    return optional_text(attributes, name)
 
 
 def _time(attributes: JsonDict, name: str) -> datetime | None:
-    text = _text(attributes, name)
-    if text is None:
-        return None
-    try:
-        return parse_time(text)
-    except ValueError:
-        raise MappingFailure(f"{name} is not an ISO 8601 instant: {text!r}") from None
+    return optional_time(attributes, name, parse_time)
 
 
 def _numbers(attributes: JsonDict, region: str) -> tuple[PhoneNumber | None, PhoneNumber | None]:
