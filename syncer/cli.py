@@ -25,6 +25,7 @@ from syncer import status as status_report
 from syncer.config import CallsyncConfig, ConfigError, load_config
 from syncer.connections import build_connector
 from syncer.pull import PullResult
+from syncer.push import PushStats
 from syncer.runner import connected, sync_once
 from syncer.store import database
 
@@ -175,7 +176,11 @@ def status(config_path: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
         return
-    Console(width=120).print(status_report.as_table(report))
+    console = Console(width=160)
+    console.print(status_report.as_table(report))
+    waiting = status_report.waiting_table(report)
+    if waiting is not None:
+        console.print(waiting)
 
 
 @main.command()
@@ -219,10 +224,17 @@ def _sync(config_path: Path, names: tuple[str, ...], *, push: bool) -> None:
         click.echo(f"{name}: {text}", err=isinstance(result, str))
     for route, targets in report.pushes.items():
         for target, stats in targets.items():
-            counts = ", ".join(f"{k} {v}" for k, v in stats.as_dict().items() if v)
-            click.echo(f"route {route} => {target}: {counts or 'nothing to write'}")
+            click.echo(f"route {route} => {target}: {_push_summary(stats)}", err=bool(stats.error))
     if report.failed:
         sys.exit(EXIT_RUNTIME)
+
+
+def _push_summary(stats: PushStats) -> str:
+    if stats.busy:
+        return "skipped: another callsync run is writing into it"
+    counts = {k: v for k, v in stats.as_dict().items() if k not in ("error", "busy") and v}
+    text = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()) or "nothing to write"
+    return text + (f" (stopped early: {stats.error})" if stats.error else "")
 
 
 def _summary(result: PullResult) -> str:

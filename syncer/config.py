@@ -69,6 +69,9 @@ class RouteWrite(_Strict):
 
     create_missing_contacts: bool = False
     recreate_on_change: bool = False
+    # A twin a rep logged by hand is linked and left alone; true: source edits are written
+    # onto it too (it is never deleted either way).
+    update_twins: bool = False
 
     def options(self) -> WriteOptions:
         return WriteOptions(self.create_missing_contacts, self.recreate_on_change)

@@ -7,6 +7,7 @@
     ├── VendorError           the vendor refused (a 4xx other than 429, or 5xx after retries)
     │   └── AuthError         credentials rejected: stop this connection, tell the admin
     ├── AmbiguousWriteError   a create may have happened: look it up by marker, never resend
+    ├── UnsettledWriteError   the marker look-up cannot tell whether it happened: ask a person
     └── TransientError        try again on a later run; the cursor stays where it is
         ├── RateLimitedError  the vendor (or our own pacing) asks for a wait longer than we allow
         └── BudgetExhaustedError  the configured share of a daily budget is spent
@@ -44,6 +45,16 @@ class AuthError(VendorError):
 
 class AmbiguousWriteError(CallsyncError):
     """The connection failed after a non-idempotent request may have reached the vendor."""
+
+
+class UnsettledWriteError(CallsyncError):
+    """A marker look-up that cannot say whether an in-doubt write landed (the record is not
+    visible to this credential, several records look alike, the search budget ran out).
+    Answering "not there" would risk a duplicate, so the write waits for a person."""
+
+    def __init__(self, message: str, evidence: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.evidence = dict(evidence or {})
 
 
 class TransientError(CallsyncError):

@@ -184,6 +184,9 @@ class Call(_Frozen):
     tags: tuple[str, ...] = ()
     cost_cents: Decimal | None = Field(default=None, description="cost in US cents")
     deleted_at: UtcDatetime | None = None
+    # The call_uid of the canonical call this record is callsync's own copy of (the marker found
+    # in it on read); None for records nobody but the vendor's users wrote.
+    copy_of: str | None = None
     # The vendor payload exactly as parsed from its JSON response. Typed loosely on purpose:
     # validating every nested value again would cost more than the rest of the model.
     raw: dict[str, Any] = Field(default_factory=dict, repr=False)
@@ -208,7 +211,8 @@ def canonical_json(call: Call) -> dict[str, Any]:
 def content_hash_of(data: dict[str, Any]) -> str:
     """:meth:`Call.content_hash` from the call's :func:`canonical_json` (computed once)."""
     source = data["source"]
-    payload = {key: value for key, value in data.items() if key != "source"}
+    # Bookkeeping (where the record lives, whose copy it is) is not what the call says.
+    payload = {key: value for key, value in data.items() if key not in ("source", "copy_of")}
     payload["source_id"] = [source["system"], source["external_id"]]
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()

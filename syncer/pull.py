@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from connectors.base import Connector, Cursor, JsonDict, Page
 from syncer.errors import MappingFailure, TransientError
 from syncer.model import Call
-from syncer.store import repo
+from syncer.store import ledger, repo
 
 log = structlog.get_logger("callsync.pull")
 
@@ -94,18 +94,23 @@ def commit_page(
 ) -> None:
     """Store one page and its checkpoint (the caller owns the transaction)."""
     name = connector.context.name
-    calls, failed = map_records(connector, page.records)
+    mapped, failed = map_records(connector, page.records)
+    calls, strays = _file_copies(conn, mapped)
+    failed += strays
     hashes = {call.source.external_id: repo.raw_hash(call.raw) for call in calls}
     changed = repo.changed_calls(conn, name, calls, hashes)
     changed_ids = {call.source.external_id for call in changed}
-    # Records callsync wrote into this connection are copies of calls it already knows:
-    # filed under that call, never a new canonical call (and so never echoed back).
-    copies = repo.linked_calls(conn, name, list(changed_ids))
+    copies = _copies(conn, name, changed)
     repo.upsert_calls(conn, [c for c in changed if c.source.external_id not in copies])
     repo.upsert_source_records(conn, changed, hashes=hashes, owners=copies)
-    unchanged = [c.source.external_id for c in calls if c.source.external_id not in changed_ids]
+    unchanged = [c for c in calls if c.source.external_id not in changed_ids]
     # A record that fails to map was still seen: a sweep must not take it for deleted.
-    repo.touch_source_records(conn, name, unchanged + [item.record_key for item in failed])
+    repo.touch_source_records(
+        conn,
+        name,
+        [c.source.external_id for c in unchanged] + [item.record_key for item in failed],
+        alive=[c.source.external_id for c in unchanged if c.deleted_at is None],
+    )
     repo.quarantine(conn, name, stream, failed)
     repo.resolve_quarantined(conn, name, [call.source.external_id for call in calls])
     stats.deleted += repo.mark_deleted(conn, name, page.deleted)
@@ -125,6 +130,36 @@ def commit_page(
     stats.stored += len(changed)
     stats.unchanged += len(unchanged)
     stats.quarantined += len(failed)
+
+
+def _copies(conn: Connection, connection: str, calls: Sequence[Call]) -> dict[str, str]:
+    """external id -> call_uid for records callsync wrote into this connection: copies of calls
+    it already knows, filed under that call, never a new canonical call (and so never routed
+    onward or echoed back). The marker read from the record decides, whatever the ledger says
+    (a copy read back before its create was settled); the ledger covers records without one."""
+    copies = ledger.written_copies(conn, connection, [c.source.external_id for c in calls])
+    copies.update({c.source.external_id: c.copy_of for c in calls if c.copy_of is not None})
+    return copies
+
+
+def _file_copies(
+    conn: Connection, calls: Sequence[Call]
+) -> tuple[list[Call], list[repo.Quarantined]]:
+    """Marked copies of calls this store does not know (another installation's, or a store
+    rebuilt from scratch) are held in quarantine: routing them onward could duplicate them."""
+    marked = {c.copy_of for c in calls if c.copy_of is not None}
+    known = repo.known_calls(conn, sorted(marked))
+    kept = [c for c in calls if c.copy_of is None or c.copy_of in known]
+    held = [
+        repo.Quarantined(
+            c.source.external_id,
+            c.raw,
+            f"callsync's copy of call {c.copy_of}, which this store does not hold",
+        )
+        for c in calls
+        if c.copy_of is not None and c.copy_of not in known
+    ]
+    return kept, held
 
 
 def pull_stream(

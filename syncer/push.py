@@ -1,11 +1,37 @@
 """Pushing: write each routed call into each target exactly once, through the ledger.
 
-For every (call, target) the ledger row (``call_links``) moves through
-``pending -> done`` (or ``parked`` / ``failed`` / ``stale``), and no request is sent before the
-intent is committed. A create is sent once; when its answer is lost the row stays ``pending``
-and the next attempt asks the target for the record by its marker and adopts it, so a call is
-never logged twice. Calls the target already holds because someone logged them there
-independently (same number, start and duration within tolerance) are linked, not copied.
+Every (call, target) has one ledger row (``syncer/store/ledger.py``). Its states::
+
+                      twin found ─────────────────────────────────────────┐
+                          │                                               ▼
+    (no row) ──claim──▶ in_doubt ──create answered──────────────────▶   done ──changed──▶ update
+       ▲   parked/failed    │ ▲  ╲                                         ▲       │      │
+       │   (nothing sent)   │ │   ╲ answer lost / 5xx / crash: stays        │  cannot│      │refused
+       └────────────────────┘ │    ╲ in_doubt; the next attempt asks by     │ update ▼      ▼
+           marker certainly   │     ╲ marker: found ─▶ adopted ─────────────┘     stale   failed
+           absent: twin check,│      ╲ cannot tell (another user's record,          (remote kept:
+           then a new create  │       ╲ look-alikes, look-ups keep failing)         never a new
+                              │        ▼                                            create)
+                              └── needs_review ── `callsync writes adopt|recreate|skip`
+
+The rules that make it exactly once:
+- **Intent first.** A row becomes ``in_doubt`` in a durable commit before a create leaves the
+  machine. From then on only a marker look-up may settle it: found -> adopted; certainly absent
+  -> a new create (after a fresh twin check). Only a definite "never sent" (refused before
+  sending, a 4xx answer, nothing resolved yet) leaves a row that allows a create without a
+  look-up. Which answers are ambiguous is one rule in ``syncer/http`` for every connector.
+- **A row with a remote id is never created again**: a refused update is retried as an update.
+- **One writer per target.** Push into a target runs under a fenced lease (``push:<target>``),
+  heartbeated while it runs; every ledger write checks the token, so a worker that lost its
+  lease records nothing, and a second overlapping run skips the target and says so.
+- **Twins are linked, not written.** Before every create (first try or retry), the target is
+  searched for the same real call (``syncer/store/twins.py``); a match is recorded as
+  ``matched`` and never written onto unless the route opts in (``write.update_twins``).
+- **Back off.** Each failed attempt pushes the row's next attempt out (capped, jittered); rows
+  that need a person wait in ``needs_review`` and cost nothing until settled.
+
+What is not promised: a twin a rep logs by hand *after* callsync wrote the call is a second
+record of it in the target; it is reported as a duplicate pair for review, never deleted.
 """
 
 from __future__ import annotations
@@ -21,21 +47,34 @@ import httpx
 import structlog
 from sqlalchemy.engine import Engine
 
-from connectors.base import CannotUpdate, Connector, Parked, WriteOptions
+from connectors.base import CannotUpdate, Connector, Parked, Resolved, WriteOptions
 from syncer.config import RouteConfig, RouteFilters
-from syncer.errors import AmbiguousWriteError, TransientError, VendorError
+from syncer.errors import AmbiguousWriteError, UnsettledWriteError, VendorError
 from syncer.model import Call
-from syncer.store import repo
+from syncer.pull import WORKER_ID
+from syncer.store import ledger
+from syncer.store.database import durable_transaction
+from syncer.store.ledger import (
+    FAILED,
+    IN_DOUBT,
+    MATCHED,
+    NEEDS_REVIEW,
+    PARKED,
+    STALE,
+    WRITTEN,
+    Fence,
+)
+from syncer.store.twins import Tolerances, Twin, find_twin
 
 log = structlog.get_logger("callsync.push")
 
+Matching = Tolerances  # how close two independently logged calls must be to be one call
+LEASE_TTL = timedelta(seconds=60)
+MAX_FAILED_LOOKUPS = 5  # marker look-ups that fail in a row before a person is asked
 
-@dataclass(frozen=True)
-class Matching:
-    """How close two independently logged calls must be to count as the same real call."""
 
-    start_tolerance: timedelta = timedelta(seconds=60)
-    duration_tolerance: int = 5
+class TargetBusyError(Exception):
+    """Another worker is writing into this target right now (an overlapping run)."""
 
 
 @dataclass
@@ -43,14 +82,18 @@ class PushStats:
     created: int = 0
     updated: int = 0
     adopted: int = 0  # found by marker after a lost answer
-    matched: int = 0  # an independently logged twin already in the target
+    matched: int = 0  # the target already holds the call (a twin, or a sibling's record)
     parked: int = 0
     failed: int = 0
     stale: int = 0  # changed in the source, cannot be changed in the target
+    in_doubt: int = 0  # may have landed: the next attempt asks by marker
+    needs_review: int = 0
     recordings: int = 0
     skipped: int = 0  # filtered out by the route
+    error: str | None = None  # why this target's part stopped early (None: it ran through)
+    busy: bool = False  # another worker holds the target: nothing was tried
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
@@ -71,6 +114,38 @@ def passes(filters: RouteFilters, call: Call) -> bool:
     return True
 
 
+@contextmanager
+def held_lease(engine: Engine, name: str, owner: str, ttl: timedelta) -> Iterator[Fence]:
+    """Hold lease ``name`` for the block, renewed in the background every third of ``ttl``, so
+    it expires only when this process dies or hangs; raises :class:`TargetBusyError` when
+    another worker holds it."""
+    with engine.begin() as conn:
+        fence = ledger.take_lease(conn, name, owner, ttl)
+    if fence is None:
+        raise TargetBusyError(f"{name} is held by another worker")
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(ttl.total_seconds() / 3):
+            try:
+                with engine.begin() as conn:
+                    if not ledger.renew(conn, fence):
+                        log.warning("push.lease_lost", lease=name)
+                        return
+            except Exception as error:  # noqa: BLE001 - fenced writes refuse once it expires
+                log.warning("push.heartbeat_failed", lease=name, error=str(error))
+
+    keeper = threading.Thread(target=beat, name=f"lease:{name}", daemon=True)
+    keeper.start()
+    try:
+        yield fence
+    finally:
+        done.set()
+        keeper.join()
+        with engine.begin() as conn:
+            ledger.release(conn, fence)
+
+
 @dataclass
 class Pusher:
     """Writes the calls of one route into one target."""
@@ -79,10 +154,13 @@ class Pusher:
     route: RouteConfig
     target: Connector
     source: Connector | None = None  # to stream recordings the source holds itself
-    matching: Matching = field(default_factory=Matching)
+    matching: Tolerances = field(default_factory=Tolerances)
     stats: PushStats = field(default_factory=PushStats)
     # How a recording that is only a URL is fetched (tests serve bytes without a network).
     fetch_url: Callable[[str], AbstractContextManager[Iterator[bytes]]] | None = None
+    owner: str = WORKER_ID
+    lease_ttl: timedelta = LEASE_TTL
+    _fence: Fence | None = field(default=None, init=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -92,78 +170,154 @@ class Pusher:
     def options(self) -> WriteOptions:
         return self.route.write.options()
 
+    @property
+    def fence(self) -> Fence:
+        if self._fence is None:
+            raise RuntimeError("push outside its lease")
+        return self._fence
+
     def run(self, stop: threading.Event | None = None) -> PushStats:
+        with held_lease(self.engine, f"push:{self.name}", self.owner, self.lease_ttl) as fence:
+            self._fence = fence
+            try:
+                self._run(stop)
+            finally:
+                self._fence = None
+        return self.stats
+
+    def _run(self, stop: threading.Event | None) -> None:
         after = ""
         while True:
             with self.engine.connect() as conn:
-                batch = repo.routable_calls(
+                batch = ledger.routable(
                     conn,
                     self.route.source,
                     self.name,
                     after=after,
                     include_stale=self.options.recreate_on_change,
+                    include_twins=self.route.write.update_twins,
                 )
             if not batch:
-                return self.stats
+                return
             for call, link in batch:
                 after = call.call_uid
                 if stop is not None and stop.is_set():
-                    return self.stats
+                    return
                 self.handle(call, link)
 
     def handle(self, call: Call, link: Any) -> None:
         if not passes(self.route.filters, call):
             self.stats.skipped += 1
         elif link is None:
-            self._first_write(call)
-        elif link.state == "done" or link.state == "stale":
+            self._fresh(call, None)
+        elif link.remote_id is not None:
             self._rewrite(call, link)
-        else:
-            self._retry(call, link)
+        elif link.state == IN_DOUBT:
+            self._settle_doubt(call, link)
+        elif link.state in (PARKED, FAILED):
+            self._fresh(call, link)  # nothing of this call reached the target
 
-    # --- the three paths -------------------------------------------------------------------
+    # --- writing a call the target does not hold ------------------------------------------------
 
-    def _first_write(self, call: Call) -> None:
+    def _fresh(self, call: Call, link: Any) -> None:
+        """Twin check, resolve, durable intent, then the one create."""
         with self.engine.begin() as conn:
-            twin = repo.find_twin(
-                conn,
-                self.name,
-                call,
-                self.matching.start_tolerance,
-                self.matching.duration_tolerance,
-            )
+            twin = find_twin(conn, self.name, call, self.matching)
             if twin is not None:
-                repo.link_existing(
-                    conn,
-                    call.call_uid,
-                    self.name,
-                    twin,
-                    call.content_hash(),
-                    "matched a call logged independently in the target",
-                )
-                self.stats.matched += 1
+                self._link(conn, call, twin)
                 return
-            if not repo.claim_write(conn, call.call_uid, self.name, call.call_uid):
-                return  # another worker owns this write
-        self._create(call)
+        resolved = self._resolve(call, link)
+        if resolved is None:
+            return
+        with durable_transaction(self.engine) as conn:
+            ledger.claim(conn, self.fence, call.call_uid, self.name, call.call_uid)
+        self._create(call, resolved, _failures(link))
 
-    def _retry(self, call: Call, link: Any) -> None:
-        with self.engine.begin() as conn:
-            repo.retry_write(conn, call.call_uid, self.name)
-        if link.state == "pending":
-            # The last attempt's outcome is unknown: ask before sending anything.
-            found = self._guard(call, lambda: self.target.find_by_marker(call.call_uid, call))
-            if found is _FAILED:
-                return
-            if found is not None:
-                self._complete(call, str(found))
-                self.stats.adopted += 1
-                return
-        self._create(call)
+    def _link(self, conn: Any, call: Call, twin: Twin) -> None:
+        if twin.remote_id is not None:
+            reason = "matched a call logged independently in the target"
+        else:
+            reason = (
+                f"held in the target as {twin.sibling_remote}, the record of call {twin.sibling}"
+            )
+        ledger.complete(
+            conn,
+            self.fence,
+            call.call_uid,
+            self.name,
+            twin.remote_id,
+            call.content_hash(),
+            kind=MATCHED,
+            reason=reason,
+        )
+        self.stats.matched += 1
+
+    def _resolve(self, call: Call, link: Any) -> Resolved | None:
+        """The target's ids for the call, or None (parked or refused: recorded, nothing sent)."""
+        try:
+            resolved = self.target.resolve(call, self.options)
+        except VendorError as error:
+            self._settle(call, link, FAILED, f"{self.target.kind} look-up failed: {error.message}")
+            return None
+        if isinstance(resolved, Parked):
+            reason = resolved.reason
+            if resolved.candidates:
+                reason += f" (candidates: {', '.join(resolved.candidates)})"
+            self._settle(call, link, PARKED, reason)
+            return None
+        return resolved
+
+    def _create(self, call: Call, resolved: Resolved, failures: int) -> None:
+        try:
+            written = self.target.create(call, call.call_uid, resolved)
+        except AmbiguousWriteError as error:
+            log.warning("push.in_doubt", target=self.name, call=call.call_uid, error=str(error))
+            self._record(
+                call,
+                IN_DOUBT,
+                f"the create may have landed ({error}); the next attempt asks by marker",
+                failures,
+                evidence={"sent": "create", "marker": call.call_uid, "answer": str(error)},
+            )
+            self.stats.in_doubt += 1
+            return
+        except VendorError as error:
+            # The answer says it was refused (a 5xx would have been ambiguous, above).
+            self._record(call, FAILED, f"{self.target.kind} refused the call: {error.message}", 1)
+            self.stats.failed += 1
+            return
+        self._complete(call, written.remote_id)
+        self.stats.created += 1
+        self._attach_recording(call, written.remote_id)
+
+    # --- settling a write that may have landed --------------------------------------------------
+
+    def _settle_doubt(self, call: Call, link: Any) -> None:
+        try:
+            found = self.target.find_by_marker(call.call_uid, call)
+        except UnsettledWriteError as error:
+            evidence = {**(link.evidence or {}), "lookup": str(error), **error.evidence}
+            self._record(call, NEEDS_REVIEW, str(error), 1, evidence=evidence)
+            self.stats.needs_review += 1
+            return
+        except VendorError as error:
+            failures = _failures(link)
+            state = NEEDS_REVIEW if failures >= MAX_FAILED_LOOKUPS else IN_DOUBT
+            reason = f"marker look-up failed ({failures}x): {error.message}"
+            self._record(call, state, reason, failures, evidence=link.evidence)
+            self.stats.needs_review += state == NEEDS_REVIEW
+            return
+        if found is not None:
+            self._complete(call, str(found))
+            self.stats.adopted += 1
+            return
+        self._fresh(call, link)  # certainly not there: a create is allowed
+
+    # --- a call the target holds --------------------------------------------------------------
 
     def _rewrite(self, call: Call, link: Any) -> None:
-        resolved = self._guard(call, lambda: self.target.resolve(call, self.options))
-        if resolved is _FAILED or isinstance(resolved, Parked):
+        resolved = self._resolve(call, link)
+        if resolved is None:
             return
         try:
             self.target.update(link.remote_id, call, resolved)
@@ -171,68 +325,58 @@ class Pusher:
             self._cannot_update(call, link, cannot)
             return
         except (VendorError, AmbiguousWriteError) as error:
-            self._settle(call, "failed", f"update failed: {error}")
+            # The record exists: the next attempt updates it again, it never creates another.
+            self._record(call, FAILED, f"update failed: {error}", _failures(link))
+            self.stats.failed += 1
             return
-        self._complete(call, link.remote_id)
+        self._complete(call, link.remote_id, kind=link.kind)
         self.stats.updated += 1
 
     def _cannot_update(self, call: Call, link: Any, cannot: CannotUpdate) -> None:
-        if self.options.recreate_on_change and self.target.write_support.delete:
+        recreate = self.options.recreate_on_change and self.target.write_support.delete
+        if recreate and link.kind == WRITTEN:  # never delete a record callsync did not write
             self.target.delete(link.remote_id)
-            with self.engine.begin() as conn:
-                repo.retry_write(conn, call.call_uid, self.name)
-            self._create(call)
+            self._record(call, FAILED, "deleted to be recreated", 1, forget_remote=True)
+            self._fresh(call, None)
             return
-        self._settle(call, "stale", f"cannot update in target: {cannot.field}")
+        self._record(call, STALE, f"cannot update in target: {cannot.field}", 1)
         self.stats.stale += 1
 
-    # --- creating --------------------------------------------------------------------------
+    # --- ledger writes (all fenced) --------------------------------------------------------------
 
-    def _create(self, call: Call) -> None:
-        resolved = self._guard(call, lambda: self.target.resolve(call, self.options))
-        if resolved is _FAILED:
-            return
-        if isinstance(resolved, Parked):
-            reason = resolved.reason
-            if resolved.candidates:
-                reason += f" (candidates: {', '.join(resolved.candidates)})"
-            with self.engine.begin() as conn:
-                repo.park_write(conn, call.call_uid, self.name, reason)
+    def _complete(self, call: Call, remote_id: str, kind: str = WRITTEN) -> None:
+        with self.engine.begin() as conn:
+            ledger.complete(
+                conn,
+                self.fence,
+                call.call_uid,
+                self.name,
+                remote_id,
+                call.content_hash(),
+                kind=kind,
+            )
+
+    def _settle(self, call: Call, link: Any, state: str, reason: str) -> None:
+        self._record(call, state, reason, _failures(link))
+        if state == PARKED:
             self.stats.parked += 1
-            return
-        try:
-            written = self.target.create(call, call.call_uid, resolved)
-        except AmbiguousWriteError as error:
-            # The record may exist: the row stays pending and the next run asks by marker.
-            log.warning("push.ambiguous", target=self.name, call=call.call_uid, error=str(error))
-            return
-        except VendorError as error:
-            self._settle(call, "failed", f"{self.target.kind} refused the call: {error.message}")
-            return
-        self._complete(call, written.remote_id)
-        self.stats.created += 1
-        self._attach_recording(call, written.remote_id)
-
-    def _complete(self, call: Call, remote_id: str) -> None:
-        with self.engine.begin() as conn:
-            repo.complete_write(conn, call.call_uid, self.name, remote_id, call.content_hash())
-
-    def _settle(self, call: Call, state: str, reason: str) -> None:
-        with self.engine.begin() as conn:
-            repo.settle_write(conn, call.call_uid, self.name, state, reason)
-        if state == "failed":
+        else:
             self.stats.failed += 1
 
-    def _guard(self, call: Call, action: Any) -> Any:
-        """Run a look-up; a vendor refusal fails this call only (transient errors end the run)."""
-        try:
-            return action()
-        except VendorError as error:
-            self._settle(call, "failed", f"{self.target.kind} look-up failed: {error.message}")
-            return _FAILED
+    def _record(self, call: Call, state: str, reason: str, failures: int, **extra: Any) -> None:
+        with self.engine.begin() as conn:
+            ledger.settle(
+                conn,
+                self.fence,
+                call.call_uid,
+                self.name,
+                state,
+                reason,
+                failures=failures,
+                **extra,
+            )
 
     # --- recordings ------------------------------------------------------------------------
-
     def _attach_recording(self, call: Call, remote_id: str) -> None:
         if not self.target.write_support.recording_file:
             return
@@ -259,13 +403,6 @@ class Pusher:
         return None
 
 
-class _Failed:
-    pass
-
-
-_FAILED = _Failed()
-
-
 @contextmanager
 def stream_url(url: str) -> Iterator[Iterator[bytes]]:
     """Stream a recording from its URL in chunks, never holding the file in memory."""
@@ -277,23 +414,33 @@ def stream_url(url: str) -> Iterator[Iterator[bytes]]:
         yield response.iter_bytes(64 * 1024)
 
 
+def _failures(link: Any) -> int:
+    """Failed attempts in a row, counting the one being recorded."""
+    return (int(link.attempts) if link is not None else 0) + 1
+
+
 def push_route(
     engine: Engine,
     route: RouteConfig,
     targets: dict[str, Connector],
     *,
     source: Connector | None = None,
-    matching: Matching | None = None,
+    matching: Tolerances | None = None,
     stop: threading.Event | None = None,
 ) -> dict[str, PushStats]:
-    """Write the route's calls into each of its targets; a target that asks callsync to back
-    off (rate limit, budget) ends its part of the run cleanly, the others go on."""
+    """Write the route's calls into each of its targets, each on its own: a target that fails
+    (a vendor outage, an unexpected error) is recorded in its stats and the others go on."""
     results: dict[str, PushStats] = {}
     for name in route.targets:
-        pusher = Pusher(engine, route, targets[name], source, matching or Matching())
+        pusher = Pusher(engine, route, targets[name], source, matching or Tolerances())
         try:
             results[name] = pusher.run(stop)
-        except TransientError as error:
+        except TargetBusyError as busy:
+            log.info("push.busy", target=name, reason=str(busy))
+            pusher.stats.busy = True
+            results[name] = pusher.stats
+        except Exception as error:  # noqa: BLE001 - one target's failure must not stop the rest
             log.warning("push.aborted", target=name, error=str(error))
+            pusher.stats.error = f"{type(error).__name__}: {error}"
             results[name] = pusher.stats
     return results

@@ -17,7 +17,8 @@ from connectors.base import Connector
 from syncer.config import CallsyncConfig
 from syncer.connections import build_connector
 from syncer.pull import PullResult, pull
-from syncer.push import Matching, PushStats, push_route
+from syncer.push import PushStats, push_route
+from syncer.store.twins import Tolerances
 
 TransportFor = Callable[[str], httpx.BaseTransport | None]
 
@@ -29,7 +30,12 @@ class SyncReport:
 
     @property
     def failed(self) -> bool:
-        return any(isinstance(result, str) for result in self.pulls.values())
+        """Whether some part did not run through: a pull failed, or a target's push stopped
+        early (an outage, an unexpected error). A target skipped because another run was
+        writing into it is not a failure: that run does the work."""
+        if any(isinstance(result, str) for result in self.pulls.values()):
+            return True
+        return any(stats.error for targets in self.pushes.values() for stats in targets.values())
 
 
 @contextmanager
@@ -48,8 +54,8 @@ def connected(
             connector.close()
 
 
-def matching_of(config: CallsyncConfig) -> Matching:
-    return Matching(config.matching.start_tolerance, config.matching.duration_tolerance_seconds)
+def matching_of(config: CallsyncConfig) -> Tolerances:
+    return Tolerances(config.matching.start_tolerance, config.matching.duration_tolerance_seconds)
 
 
 def sync_once(

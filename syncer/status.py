@@ -8,7 +8,7 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from syncer.config import CallsyncConfig
-from syncer.store import repo
+from syncer.store import ledger, repo
 
 
 def collect(engine: Engine, config: CallsyncConfig) -> dict[str, Any]:
@@ -17,8 +17,9 @@ def collect(engine: Engine, config: CallsyncConfig) -> dict[str, Any]:
         cursors = repo.list_cursors(conn)
         runs = repo.last_runs(conn)
         quarantined = repo.quarantine_counts(conn)
-        writes = repo.link_counts(conn)
-        waiting = {name: repo.open_writes(conn, name) for name in writes}
+        writes = ledger.counts(conn)
+        waiting = {name: ledger.waiting(conn, name) for name in writes}
+        backing_off = ledger.backing_off(conn)
     names = list(config.connections) + sorted(
         {name for name, _, _ in cursors} - set(config.connections)
     )
@@ -51,8 +52,16 @@ def collect(engine: Engine, config: CallsyncConfig) -> dict[str, Any]:
                 },
                 "quarantined": quarantined.get(name, 0),
                 "writes": writes.get(name, {}),
+                "backing_off": backing_off.get(name, 0),
                 "waiting_writes": [
-                    {"call_uid": row.call_uid, "state": row.state, "reason": row.reason}
+                    {
+                        "call_uid": row.call_uid,
+                        "state": row.state,
+                        "reason": row.reason,
+                        "attempts": row.attempts,
+                        "next_attempt_at": row.next_attempt_at,
+                        "evidence": row.evidence,
+                    }
                     for row in waiting.get(name, [])
                 ],
             }
@@ -91,6 +100,35 @@ def as_table(report: dict[str, Any]) -> Table:
             _cursor_text(item["cursors"]),
             _run_text(item["last_run"]),
             str(item["quarantined"]),
-            ", ".join(f"{state} {n}" for state, n in sorted(item["writes"].items())) or "-",
+            _writes_text(item),
         )
     return table
+
+
+def _writes_text(item: dict[str, Any]) -> str:
+    text = ", ".join(f"{state} {n}" for state, n in sorted(item["writes"].items())) or "-"
+    if item["backing_off"]:
+        text += f"\n{item['backing_off']} backing off"
+    return text
+
+
+def waiting_table(report: dict[str, Any]) -> Table | None:
+    """Writes that did not land (in doubt, needs review, parked, failed, stale) with why and
+    when they are tried next; None when there are none."""
+    table = Table(title="writes waiting", title_justify="left")
+    for column in ("target", "state", "call", "attempts", "next attempt", "reason"):
+        table.add_column(column)
+    for item in report["connections"]:
+        for row in item["waiting_writes"]:
+            when = row["next_attempt_at"]
+            table.add_row(
+                item["name"],
+                row["state"],
+                row["call_uid"],
+                str(row["attempts"]),
+                "needs a person"
+                if row["state"] == "needs_review"
+                else (f"{when:%Y-%m-%d %H:%M:%S}" if when else "next run"),
+                row["reason"] or "",
+            )
+    return table if table.row_count else None

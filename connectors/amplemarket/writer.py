@@ -40,7 +40,7 @@ from connectors.amplemarket.payload import Fingerprint, UnwritableCall
 from connectors.amplemarket.records import Disposition
 from connectors.amplemarket.settings import AmplemarketSettings
 from connectors.base import CannotUpdate, JsonDict, Resolved, Written
-from syncer.errors import VendorError
+from syncer.errors import UnsettledWriteError, VendorError
 from syncer.mapping import VendorTable
 from syncer.model import Call, Direction, Outcome
 
@@ -52,15 +52,14 @@ SEARCH_MARGIN = timedelta(days=1)
 IMMUTABLE = "Amplemarket cannot change a logged call through its API (no PATCH, no DELETE)"
 
 
-class UncertainMatch(VendorError):
+class UncertainMatch(UnsettledWriteError):
     """Several logged calls look like the lost create and none carries its marker."""
 
     def __init__(self, marker: str, ids: Sequence[str]) -> None:
         super().__init__(
-            VENDOR,
-            409,
             f"{len(ids)} logged calls match call {marker} and none carries its marker: "
             f"{', '.join(ids)}; link the right one by hand",
+            {"amplemarket_candidates": list(ids)},
         )
         self.ids = tuple(ids)
 

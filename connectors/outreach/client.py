@@ -138,6 +138,9 @@ class OutreachClient:
             form["redirect_uri"] = self._settings.redirect_uri
         try:
             response = self._token_http.request("POST", TOKEN_PATH, data=form)
+        except AmbiguousWriteError as error:
+            # The token store keeps the refresh token it sent and retries on a later run.
+            raise OutreachUnavailableError(f"outreach token refresh: {error}") from None
         except VendorError as error:
             if error.status in (400, 401):  # invalid_grant / invalid_client: re-authorise
                 raise AuthError("outreach", error.status, error.message) from None
@@ -210,8 +213,6 @@ class OutreachClient:
         except VendorError as error:
             if error.status in (401, 403):
                 raise AuthError("outreach", error.status, error.message, error.body) from None
-            if error.status >= 500:
-                raise AmbiguousWriteError(f"outreach POST {url}: {error.status}") from None
             raise
         except httpx.ConnectError as error:  # nothing reached Outreach, even after retries
             raise OutreachUnavailableError(f"outreach POST: {type(error).__name__}") from None

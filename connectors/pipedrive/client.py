@@ -205,15 +205,13 @@ class PipedriveClient:
     def send(self, method: str, path: str, *, create: bool = False, **kwargs: Any) -> JsonDict:
         """A POST/PATCH/DELETE and its success envelope; ``kwargs`` go to httpx.
 
-        ``create``: the request makes a record and is never resent, so an answer that may
-        hide a commit (a 5xx, an unreadable 200) is an :class:`AmbiguousWriteError`, like a
-        lost response (``VendorClient`` raises that one itself).
+        ``create``: the request makes a record and is never resent, so an unreadable 200 is an
+        :class:`AmbiguousWriteError`, like a lost response or a 5xx (``VendorClient`` decides
+        those, for every vendor).
         """
         try:
             response = self.http.request(method, path, **kwargs)
         except VendorError as error:
-            if create and error.status >= 500:
-                raise AmbiguousWriteError(f"pipedrive {method} {path}: {error.status}") from error
             mapped = _classified(error)
             if mapped is error:
                 raise

@@ -17,7 +17,8 @@ Two steps (vendor-apis close-pipedrive.md §2.3, §2.4, §2.9):
    pages for ``n`` logs (about 340 tokens for 10,000), never more than
    ``marker_search_pages``. Past that cap, or when the log is not in the token user's list (a
    call logged for another user), :class:`MarkerSearchError` asks for a later try rather than
-   answering "not created" (which would make the engine create a duplicate).
+   answering "not created" (which would make the engine create a duplicate): the engine
+   puts the write in ``needs_review`` with the activity id as evidence.
 """
 
 from __future__ import annotations
@@ -30,12 +31,16 @@ from connectors.pipedrive.cursor import iso
 from connectors.pipedrive.index import ActivityIndex
 from connectors.pipedrive.payload import has_marker
 from connectors.pipedrive.records import activity_id_of
-from syncer.errors import TransientError
+from syncer.errors import UnsettledWriteError
 from syncer.model import Call
 
 
-class MarkerSearchError(TransientError):
-    """The marked activity exists but its call log was not found within the budget."""
+class MarkerSearchError(UnsettledWriteError):
+    """The marked activity exists (so the create landed) but its call log was not found within
+    the budget: retrying would find the same, so the write waits for a person to adopt it."""
+
+    def __init__(self, message: str, activity_id: int) -> None:
+        super().__init__(message, {"pipedrive_activity_id": activity_id})
 
 
 def marked_activity(
@@ -91,7 +96,8 @@ class LogFinder:
         if found is None:
             raise MarkerSearchError(
                 f"activity {activity_id} carries the marker but its call log is not in this "
-                "token's call-log list (gone, or logged for another user)"
+                "token's call-log list (gone, or logged for another user)",
+                activity_id,
             )
         return found
 
@@ -139,7 +145,8 @@ class LogFinder:
         if len(self._pages) >= self.max_pages:
             raise MarkerSearchError(
                 f"activity {self._wanted} carries the marker; its call log was not among the "
-                f"{self.max_pages} call-log pages read (marker_search_pages)"
+                f"{self.max_pages} call-log pages read (marker_search_pages)",
+                self._wanted,
             )
         page = self.client.call_log_page(start, self.page_size)
         self._pages[start] = page

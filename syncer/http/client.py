@@ -17,7 +17,7 @@ import structlog
 
 from syncer.errors import AmbiguousWriteError, RateLimitedError, VendorError
 from syncer.http.ratelimit import HintParser, Pacer, RateLimitHint, draft_hint, parse_retry_after
-from syncer.http.retry import RETRY_STATUSES, SAFE_FOR_WRITES, RetryPolicy
+from syncer.http.retry import RETRY_STATUSES, SAFE_FOR_WRITES, RetryPolicy, answer_is_ambiguous
 
 log = structlog.get_logger("callsync.http")
 
@@ -80,7 +80,8 @@ class VendorClient:
 
         Raises :class:`VendorError` for other answers, :class:`RateLimitedError` when the wait
         would pass the policy's cap, and :class:`AmbiguousWriteError` when a non-idempotent
-        request may have reached the vendor but no answer came back.
+        request may have been carried out: no answer came back after it was sent, or the answer
+        is one that may hide a commit (:func:`~syncer.http.retry.answer_is_ambiguous`).
         """
         method = method.upper()
         safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
@@ -96,6 +97,10 @@ class VendorClient:
                 self.observe(response)
             if response.status_code < 400:
                 return response
+            if not safe and answer_is_ambiguous(response.status_code):
+                raise AmbiguousWriteError(
+                    f"{self.vendor} {method} {path}: answered {response.status_code}"
+                )
             if not self._retryable(response, safe, attempt):
                 raise VendorError(
                     self.vendor, response.status_code, _excerpt(response), response.text
@@ -108,7 +113,7 @@ class VendorClient:
     ) -> httpx.Response | None:
         try:
             return self._client.request(method, url, **kwargs)
-        except httpx.ConnectError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing reached the vendor: resending is safe even for a create.
             self._transport_failure(exc, attempt, method, url)
         except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:

@@ -12,6 +12,15 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 SAFE_FOR_WRITES = frozenset({429})
 
 
+def answer_is_ambiguous(status: int) -> bool:
+    """The one rule for a non-idempotent request (a create) that got an answer: may the vendor
+    have done it anyway? A 5xx may hide a commit (the vendor failed after storing); a 429 is
+    documented by all four vendors as refused before processing; other 4xx are refusals.
+    Transport failures are decided in ``VendorClient._send``: a refused or timed-out *connect*
+    never sent anything, every failure after that may have."""
+    return status >= 500
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 6

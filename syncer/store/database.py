@@ -92,6 +92,25 @@ def head_revision() -> str | None:
 
 
 @contextmanager
+def durable_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction whose commit survives power loss before the caller goes on: the ledger
+    records an intent this way before a create leaves the machine. SQLite in WAL mode with
+    ``synchronous=NORMAL`` (the default here, cheap for pulls, whose pages are re-read after a
+    loss anyway) may lose the last commits on power loss, so this one runs with ``FULL``;
+    PostgreSQL commits are durable already (``synchronous_commit`` on)."""
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+        if raw is not None:
+            raw.execute("PRAGMA synchronous=FULL")
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA synchronous=NORMAL")
+
+
+@contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
     """One database transaction: committed on success, rolled back on any error."""
     with engine.begin() as conn:

@@ -19,7 +19,6 @@ from sqlalchemy.engine import Connection
 
 from syncer.model import Call, canonical_json, content_hash_of
 from syncer.store.tables import (
-    CallLinkRow,
     CallRow,
     ConnectorStateRow,
     CursorRow,
@@ -33,7 +32,6 @@ from syncer.store.upsert import insert_for, upsert
 
 calls_t = cast(sa.Table, CallRow.__table__)
 sources_t = cast(sa.Table, SourceRecordRow.__table__)
-links_t = cast(sa.Table, CallLinkRow.__table__)
 cursors_t = cast(sa.Table, CursorRow.__table__)
 quarantine_t = cast(sa.Table, QuarantineRow.__table__)
 runs_t = cast(sa.Table, SyncRunRow.__table__)
@@ -147,30 +145,41 @@ def changed_calls(
 
 
 def touch_source_records(
-    conn: Connection, connection: str, external_ids: Sequence[str], now: datetime | None = None
+    conn: Connection,
+    connection: str,
+    external_ids: Sequence[str],
+    now: datetime | None = None,
+    *,
+    alive: Sequence[str] = (),
 ) -> None:
-    """Record that records were seen again (full sweeps infer deletions from it); a record
-    seen again after being tombstoned is alive after all."""
+    """Record that records were seen again (full sweeps infer deletions from it). Those in
+    ``alive`` (seen again, their payload not saying deleted) were tombstoned in error and are
+    alive after all; a payload that itself says deleted (a Pipedrive soft delete) stays dead."""
     if not external_ids:
         return
-    ids = list(external_ids)
-    touched = (sources_t.c.connection == connection) & sources_t.c.external_id.in_(ids)
+    stamp = now or _now()
+    touched = (sources_t.c.connection == connection) & sources_t.c.external_id.in_(
+        list(external_ids)
+    )
+    conn.execute(sources_t.update().where(touched).values(last_seen_at=stamp))
+    if not alive:
+        return
+    living = (sources_t.c.connection == connection) & sources_t.c.external_id.in_(list(alive))
     revived = (
         conn.execute(
-            sa.select(sources_t.c.call_uid).where(touched, sources_t.c.deleted_at.is_not(None))
+            sa.select(sources_t.c.call_uid).where(living, sources_t.c.deleted_at.is_not(None))
         )
         .scalars()
         .all()
     )
+    if not revived:
+        return
+    conn.execute(sources_t.update().where(living).values(deleted_at=None))
     conn.execute(
-        sources_t.update().where(touched).values(last_seen_at=now or _now(), deleted_at=None)
+        calls_t.update()
+        .where(calls_t.c.call_uid.in_(list(revived)), calls_t.c.origin_connection == connection)
+        .values(deleted_at=None, updated_at=stamp)
     )
-    if revived:
-        conn.execute(
-            calls_t.update()
-            .where(calls_t.c.call_uid.in_(list(revived)), calls_t.c.origin_connection == connection)
-            .values(deleted_at=None, updated_at=now or _now())
-        )
 
 
 def mark_deleted(
@@ -222,6 +231,14 @@ def load_call(conn: Connection, call_uid: str) -> Call | None:
     if row is None:
         return None
     return Call.model_validate({**row.data, "deleted_at": row.deleted_at})
+
+
+def known_calls(conn: Connection, call_uids: Sequence[str]) -> set[str]:
+    """Which of ``call_uids`` are canonical calls in the store."""
+    if not call_uids:
+        return set()
+    stmt = sa.select(calls_t.c.call_uid).where(calls_t.c.call_uid.in_(list(call_uids)))
+    return set(conn.execute(stmt).scalars())
 
 
 def count_calls(conn: Connection) -> int:
@@ -466,209 +483,6 @@ def store_token(
         .values(version=expected_version + 1, **values)
     )
     return bool(conn.execute(stmt).rowcount)
-
-
-# --- write ledger ------------------------------------------------------------------------------
-
-
-def claim_write(conn: Connection, call_uid: str, target: str, marker: str) -> bool:
-    """Record the intent to write ``call_uid`` into ``target`` before any request is sent.
-
-    False when a ledger row already exists (another worker or an earlier run owns it).
-    """
-    stamp = _now()
-    stmt = insert_for(conn, links_t).values(
-        call_uid=call_uid,
-        target_connection=target,
-        state="pending",
-        marker=marker,
-        attempts=1,
-        created_at=stamp,
-        updated_at=stamp,
-    )
-    stmt = stmt.on_conflict_do_nothing(index_elements=["call_uid", "target_connection"])
-    return conn.execute(stmt.returning(links_t.c.call_uid)).first() is not None
-
-
-def complete_write(
-    conn: Connection, call_uid: str, target: str, remote_id: str, written_hash: str
-) -> None:
-    conn.execute(
-        links_t.update()
-        .where(links_t.c.call_uid == call_uid, links_t.c.target_connection == target)
-        .values(
-            state="done",
-            remote_id=remote_id,
-            written_hash=written_hash,
-            reason=None,
-            updated_at=_now(),
-        )
-    )
-
-
-def park_write(conn: Connection, call_uid: str, target: str, reason: str) -> None:
-    conn.execute(
-        links_t.update()
-        .where(links_t.c.call_uid == call_uid, links_t.c.target_connection == target)
-        .values(state="parked", reason=reason, attempts=links_t.c.attempts + 1, updated_at=_now())
-    )
-
-
-def retry_write(conn: Connection, call_uid: str, target: str) -> None:
-    """Take a parked, failed or ambiguous write up again (one more attempt)."""
-    conn.execute(
-        links_t.update()
-        .where(links_t.c.call_uid == call_uid, links_t.c.target_connection == target)
-        .values(state="pending", attempts=links_t.c.attempts + 1, updated_at=_now())
-    )
-
-
-def settle_write(conn: Connection, call_uid: str, target: str, state: str, reason: str) -> None:
-    """Record why a write did not (fully) happen: ``failed``, ``stale`` (cannot update)."""
-    conn.execute(
-        links_t.update()
-        .where(links_t.c.call_uid == call_uid, links_t.c.target_connection == target)
-        .values(state=state, reason=reason, updated_at=_now())
-    )
-
-
-def link_existing(
-    conn: Connection, call_uid: str, target: str, remote_id: str, written_hash: str, reason: str
-) -> None:
-    """Record that ``target`` already holds the call (an independently logged twin)."""
-    stamp = _now()
-    row = {
-        "call_uid": call_uid,
-        "target_connection": target,
-        "state": "done",
-        "marker": call_uid,
-        "remote_id": remote_id,
-        "written_hash": written_hash,
-        "attempts": 0,
-        "reason": reason,
-        "created_at": stamp,
-        "updated_at": stamp,
-    }
-    upsert(conn, links_t, [row], key=["call_uid", "target_connection"])
-
-
-def linked_calls(conn: Connection, target: str, remote_ids: Sequence[str]) -> dict[str, str]:
-    """remote id -> call_uid for the records of ``target`` that callsync wrote (or adopted)."""
-    if not remote_ids:
-        return {}
-    stmt = sa.select(links_t.c.remote_id, links_t.c.call_uid).where(
-        links_t.c.target_connection == target, links_t.c.remote_id.in_(list(remote_ids))
-    )
-    return {row.remote_id: row.call_uid for row in conn.execute(stmt)}
-
-
-def routable_calls(
-    conn: Connection,
-    source: str,
-    target: str,
-    *,
-    after: str = "",
-    limit: int = 200,
-    include_stale: bool = False,
-) -> list[tuple[Call, Any]]:
-    """Calls read from ``source`` that ``target`` lacks or holds stale, in ``call_uid`` order
-    after ``after`` (keyset pages keep memory flat), with their ledger row (or None).
-
-    Calls whose record in ``source`` is one callsync wrote there are never echoed back.
-    """
-    link = links_t.alias("link")
-    echo = links_t.alias("echo")
-    states = ["pending", "parked", "failed"] + (["stale"] if include_stale else [])
-    needs_write = sa.or_(
-        link.c.call_uid.is_(None),
-        link.c.state.in_(states),
-        sa.and_(link.c.state == "done", link.c.written_hash != calls_t.c.content_hash),
-    )
-    not_an_echo = ~sa.exists().where(
-        echo.c.target_connection == source, echo.c.remote_id == calls_t.c.origin_external_id
-    )
-    stmt = (
-        sa.select(calls_t.c.data, calls_t.c.call_uid, link)
-        .select_from(
-            calls_t.outerjoin(
-                link,
-                sa.and_(link.c.call_uid == calls_t.c.call_uid, link.c.target_connection == target),
-            )
-        )
-        .where(calls_t.c.origin_connection == source, calls_t.c.deleted_at.is_(None))
-        .where(calls_t.c.call_uid > after, needs_write, not_an_echo)
-        .order_by(calls_t.c.call_uid)
-        .limit(limit)
-    )
-    rows = conn.execute(stmt).all()
-    return [(Call.model_validate(row.data), row if row.state is not None else None) for row in rows]
-
-
-def find_twin(
-    conn: Connection, target: str, call: Call, start_tolerance: timedelta, duration_tolerance: int
-) -> str | None:
-    """The external id of a call read from ``target`` that is the same real call as ``call``
-    (same remote number, start and duration within tolerance, not linked elsewhere)."""
-    remote = call.to_number if call.direction != "inbound" else call.from_number
-    if remote is None or remote.e164 is None:
-        return None
-    number = remote.e164
-    linked = sa.select(links_t.c.remote_id).where(
-        links_t.c.target_connection == target, links_t.c.remote_id.is_not(None)
-    )
-    stmt = (
-        sa.select(calls_t.c.origin_external_id, calls_t.c.started_at, calls_t.c.duration_seconds)
-        .where(calls_t.c.origin_connection == target, calls_t.c.deleted_at.is_(None))
-        .where(sa.or_(calls_t.c.to_e164 == number, calls_t.c.from_e164 == number))
-        .where(
-            calls_t.c.started_at.between(
-                call.started_at - start_tolerance, call.started_at + start_tolerance
-            )
-        )
-        .where(calls_t.c.origin_external_id.not_in(linked))
-    )
-    best: tuple[float, str] | None = None
-    for row in conn.execute(stmt):
-        if (
-            call.duration_seconds is not None
-            and row.duration_seconds is not None
-            and abs(call.duration_seconds - row.duration_seconds) > duration_tolerance
-        ):
-            continue
-        gap = abs((row.started_at - call.started_at).total_seconds())
-        if best is None or gap < best[0]:
-            best = (gap, row.origin_external_id)
-    return None if best is None else best[1]
-
-
-def link_counts(conn: Connection) -> dict[str, dict[str, int]]:
-    """Ledger rows per target connection and state (done, pending, parked, failed, stale)."""
-    stmt = sa.select(links_t.c.target_connection, links_t.c.state, sa.func.count()).group_by(
-        links_t.c.target_connection, links_t.c.state
-    )
-    counts: dict[str, dict[str, int]] = {}
-    for target, state, count in conn.execute(stmt):
-        counts.setdefault(target, {})[state] = int(count)
-    return counts
-
-
-def open_writes(conn: Connection, target: str, limit: int = 20) -> list[Any]:
-    """Writes waiting on an admin (parked, failed, stale), newest first, with their reasons."""
-    stmt = (
-        sa.select(links_t)
-        .where(links_t.c.target_connection == target)
-        .where(links_t.c.state.in_(["parked", "failed", "stale"]))
-        .order_by(links_t.c.updated_at.desc())
-        .limit(limit)
-    )
-    return list(conn.execute(stmt))
-
-
-def get_link(conn: Connection, call_uid: str, target: str) -> Any:
-    stmt = sa.select(links_t).where(
-        links_t.c.call_uid == call_uid, links_t.c.target_connection == target
-    )
-    return conn.execute(stmt).first()
 
 
 # --- connector state ---------------------------------------------------------------------------

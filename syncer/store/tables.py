@@ -101,21 +101,33 @@ class SourceRecordRow(Base):
 
 
 class CallLinkRow(Base):
-    """The write ledger: one row per (call, target), from intent to the remote record."""
+    """The write ledger: one row per (call, target), from intent to the remote record.
+
+    ``state`` is one of :data:`syncer.store.ledger.STATES` (the state diagram is in
+    ``syncer/push.py``); ``kind`` says why the row exists: ``written`` (callsync created or
+    adopted the record) or ``matched`` (an independently logged twin, linked and never written).
+    """
 
     __tablename__ = "call_links"
-    __table_args__ = (sa.UniqueConstraint("target_connection", "remote_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("target_connection", "remote_id"),
+        sa.Index(None, "target_connection", "state", "next_attempt_at"),
+    )
 
     call_uid: Mapped[str] = mapped_column(
         sa.ForeignKey("calls.call_uid", ondelete="CASCADE"), primary_key=True
     )
     target_connection: Mapped[str] = mapped_column(String(64), primary_key=True)
-    state: Mapped[str] = mapped_column(String(16))  # pending | done | parked | failed
+    state: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default="written", server_default="written")
     marker: Mapped[str] = mapped_column(String(64))
     remote_id: Mapped[str | None] = mapped_column(String(255))
     written_hash: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(default=0)
     reason: Mapped[str | None] = mapped_column(Text)
+    # What an in-doubt or needs-review row knows: what was sent, what the look-up saw.
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    next_attempt_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=_now)
     updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
 
@@ -165,12 +177,17 @@ class SyncRunRow(Base):
 
 
 class LeaseRow(Base):
-    """Who may work on a named resource (a connection's stream) until when."""
+    """Who may work on a named resource (a connection's stream, a route's target) until when.
+
+    ``token`` grows by one each time the lease changes hands: a write fenced with an older token
+    is refused, so a worker that lost its lease cannot record anything.
+    """
 
     __tablename__ = "leases"
 
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     owner: Mapped[str] = mapped_column(String(128))
+    token: Mapped[int] = mapped_column(sa.BigInteger, default=1, server_default="1")
     expires_at: Mapped[datetime]
     acquired_at: Mapped[datetime] = mapped_column(default=_now)
 

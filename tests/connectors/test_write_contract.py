@@ -14,7 +14,7 @@ from connectors.emulation import FaultKind
 from syncer.config import RouteConfig
 from syncer.pull import pull
 from syncer.push import Pusher
-from syncer.store import repo
+from syncer.store import ledger, repo
 
 ROUND_TRIP_CALLS = 1000
 
@@ -43,7 +43,7 @@ def pusher(engine, harness, **route) -> Pusher:
 
 def link_of(engine, call, target: str):
     with engine.connect() as conn:
-        return repo.get_link(conn, call.call_uid, target)
+        return ledger.get(conn, call.call_uid, target)
 
 
 def test_calls_land_once_and_survive_the_round_trip(harness, engine):
@@ -105,7 +105,7 @@ def test_a_lost_answer_is_adopted_not_repeated(harness, engine):
     first = pusher(engine, harness).run()
     assert first.created == 0
     assert harness.remote_count() == before + 1  # the vendor did commit it
-    assert link_of(engine, call, harness.connector(engine).context.name).state == "pending"
+    assert link_of(engine, call, harness.connector(engine).context.name).state == "in_doubt"
     second = pusher(engine, harness).run()
     assert (second.adopted, second.created) == (1, 0)
     assert harness.remote_count() == before + 1

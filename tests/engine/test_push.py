@@ -26,7 +26,7 @@ from syncer.connections import DatabaseConnectorState
 from syncer.errors import AmbiguousWriteError
 from syncer.model import Call, Direction, Outcome, Party, PhoneNumber, SourceIdentity
 from syncer.push import Pusher
-from syncer.store import repo
+from syncer.store import ledger, repo
 
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
@@ -119,7 +119,7 @@ def push(engine, target, **route) -> object:
 
 def link(engine, call):
     with engine.connect() as conn:
-        return repo.get_link(conn, call.call_uid, "dst")
+        return ledger.get(conn, call.call_uid, "dst")
 
 
 def test_each_call_is_written_once(engine, target):
@@ -136,7 +136,7 @@ def test_a_lost_answer_is_looked_up_and_adopted(engine, target):
     store(engine, call)
     target.lose_next_answer = True
     assert push(engine, target).created == 0
-    assert link(engine, call).state == "pending"
+    assert link(engine, call).state == "in_doubt"
     stats = push(engine, target)
     assert (stats.adopted, stats.created, target.creates) == (1, 0, 1)
     assert link(engine, call).remote_id == "r1"
@@ -146,7 +146,9 @@ def test_a_crash_before_the_request_creates_after_checking(engine, target):
     call = make_call(1)
     store(engine, call)
     with engine.begin() as conn:  # intent recorded, then the process died
-        repo.claim_write(conn, call.call_uid, "dst", call.call_uid)
+        fence = ledger.take_lease(conn, "push:dst", "dead-worker", timedelta(minutes=1))
+        ledger.claim(conn, fence, call.call_uid, "dst", call.call_uid)
+        ledger.release(conn, fence)  # its lease expired
     stats = push(engine, target)
     assert (stats.adopted, stats.created) == (0, 1)
 

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from syncer.model import Call, Outcome, PhoneNumber, SourceIdentity
-from syncer.store import repo
+from syncer.store import ledger, repo
 from syncer.store.tables import UtcDateTime
 
 
@@ -141,17 +141,31 @@ def test_token_store_is_compare_and_set(engine):
     assert final is not None and (final.refresh_token, final.version) == ("refresh-2", 2)
 
 
-def test_write_ledger_claims_once(engine):
+def test_write_ledger_moves_through_its_states_under_a_fence(engine):
     call = make_call()
     with engine.begin() as conn:
         repo.upsert_calls(conn, [call])
-        assert repo.claim_write(conn, call.call_uid, "pipedrive", call.call_uid)
-        assert not repo.claim_write(conn, call.call_uid, "pipedrive", call.call_uid)
-        repo.park_write(conn, call.call_uid, "pipedrive", "no Pipedrive person with +14155550199")
-        assert repo.get_link(conn, call.call_uid, "pipedrive").state == "parked"
-        repo.complete_write(conn, call.call_uid, "pipedrive", "CA123", call.content_hash())
-        link = repo.get_link(conn, call.call_uid, "pipedrive")
-    assert (link.state, link.remote_id, link.attempts) == ("done", "CA123", 2)
+        fence = ledger.take_lease(conn, "push:pipedrive", "me", timedelta(minutes=1))
+        ledger.claim(conn, fence, call.call_uid, "pipedrive", call.call_uid)
+        assert ledger.get(conn, call.call_uid, "pipedrive").state == "in_doubt"
+        reason = "no Pipedrive person with +14155550199"
+        ledger.settle(conn, fence, call.call_uid, "pipedrive", "parked", reason)
+        assert ledger.get(conn, call.call_uid, "pipedrive").state == "parked"
+        ledger.complete(conn, fence, call.call_uid, "pipedrive", "CA123", call.content_hash())
+        link = ledger.get(conn, call.call_uid, "pipedrive")
+    assert (link.state, link.kind, link.remote_id, link.attempts) == ("done", "written", "CA123", 0)
+
+
+def test_a_lease_taken_over_fences_out_its_old_holder(engine):
+    call = make_call()
+    with engine.begin() as conn:
+        repo.upsert_calls(conn, [call])
+        old = ledger.take_lease(conn, "push:close", "a", timedelta(seconds=-1))  # expired
+        assert ledger.take_lease(conn, "push:close", "b", timedelta(minutes=1)) is not None
+        assert ledger.take_lease(conn, "push:close", "a", timedelta(minutes=1)) is None
+        with pytest.raises(ledger.LeaseLostError):
+            ledger.claim(conn, old, call.call_uid, "close", call.call_uid)
+        assert ledger.get(conn, call.call_uid, "close") is None
 
 
 def test_utc_column_refuses_naive_datetimes(engine):

@@ -23,7 +23,7 @@ from syncer.errors import AmbiguousWriteError, VendorError
 from syncer.identities import DatabaseIdentityCache
 from syncer.model import Call, Outcome, Party, PhoneNumber, SourceIdentity
 from syncer.push import Pusher
-from syncer.store import repo
+from syncer.store import ledger, repo
 from tests.connectors.amplemarket.harness import CONNECTION, AmplemarketHarness
 
 MAIN_LINE = "+12125559000"
@@ -665,4 +665,4 @@ def test_push_logs_each_call_once_through_a_lost_answer(amp, connector, engine):
 
     assert (third.updated, third.stale, third.created) == (1, 1, 0)
     with engine.connect() as conn:
-        assert repo.get_link(conn, longer.call_uid, CONNECTION).state == "stale"
+        assert ledger.get(conn, longer.call_uid, CONNECTION).state == "stale"

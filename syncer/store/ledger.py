@@ -1,0 +1,372 @@
+"""The write ledger (``call_links``) and the fenced leases that guard it.
+
+One row per (canonical call, target connection). The states and what moves a row between them
+are drawn once, in ``syncer/push.py``; this module only stores them. Every write here is
+*fenced*: it runs in a transaction that first renews the writer's lease with the token it was
+granted, so a worker whose lease expired and was taken over records nothing (and, on PostgreSQL,
+holds the lease row locked until its transaction ends, so a takeover waits for it).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from syncer.errors import TransientError
+from syncer.model import Call
+from syncer.store.tables import CallLinkRow, CallRow, LeaseRow
+from syncer.store.upsert import insert_for
+
+calls_t = cast(sa.Table, CallRow.__table__)
+links_t = cast(sa.Table, CallLinkRow.__table__)
+leases_t = cast(sa.Table, LeaseRow.__table__)
+
+IN_DOUBT = "in_doubt"  # a request may have left: settle by marker before anything is sent
+DONE = "done"  # the target holds the call (remote_id)
+PARKED = "parked"  # nothing sent: the target lacks what the call hangs on (a person, a user)
+FAILED = "failed"  # nothing applied: the target refused (a create or an update)
+STALE = "stale"  # the target holds an older version it cannot change
+NEEDS_REVIEW = "needs_review"  # in doubt and no look-up can settle it: a person decides
+STATES = (IN_DOUBT, DONE, PARKED, FAILED, STALE, NEEDS_REVIEW)
+
+WRITTEN = "written"  # callsync created (or adopted) the record
+MATCHED = "matched"  # an independently logged twin: linked, never written onto
+KINDS = (WRITTEN, MATCHED)
+
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_CAP = timedelta(hours=1)
+
+
+class LeaseLostError(TransientError):
+    """Another worker holds (or took over) the lease this work needs."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- leases ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fence:
+    """A lease as granted: writes carry it and are refused once the lease changed hands."""
+
+    name: str
+    owner: str
+    token: int
+    ttl: timedelta
+
+
+def take_lease(
+    conn: Connection, name: str, owner: str, ttl: timedelta, now: datetime | None = None
+) -> Fence | None:
+    """Take ``name`` unless another owner holds it unexpired; a takeover raises the token."""
+    stamp = now or _now()
+    stmt = insert_for(conn, leases_t).values(
+        name=name, owner=owner, token=1, expires_at=stamp + ttl, acquired_at=stamp
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["name"],
+        set_={
+            "owner": stmt.excluded.owner,
+            "expires_at": stmt.excluded.expires_at,
+            "acquired_at": stmt.excluded.acquired_at,
+            "token": leases_t.c.token + 1,
+        },
+        where=sa.or_(leases_t.c.owner == stmt.excluded.owner, leases_t.c.expires_at < stamp),
+    )
+    conn.execute(stmt)
+    row = conn.execute(
+        sa.select(leases_t.c.owner, leases_t.c.token).where(leases_t.c.name == name)
+    ).one()
+    return Fence(name, owner, int(row.token), ttl) if row.owner == owner else None
+
+
+def renew(conn: Connection, fence: Fence, now: datetime | None = None) -> bool:
+    """Extend the lease if ``fence`` still holds it (the heartbeat and every fenced write)."""
+    stamp = now or _now()
+    result = conn.execute(
+        leases_t.update()
+        .where(
+            leases_t.c.name == fence.name,
+            leases_t.c.owner == fence.owner,
+            leases_t.c.token == fence.token,
+            leases_t.c.expires_at >= stamp,
+        )
+        .values(expires_at=stamp + fence.ttl)
+    )
+    return bool(result.rowcount)
+
+
+def check(conn: Connection, fence: Fence) -> None:
+    """Raise :class:`LeaseLostError` unless ``fence`` still holds its lease."""
+    if not renew(conn, fence):
+        raise LeaseLostError(f"lost lease {fence.name} (token {fence.token})")
+
+
+def release(conn: Connection, fence: Fence) -> None:
+    conn.execute(
+        leases_t.delete().where(
+            leases_t.c.name == fence.name,
+            leases_t.c.owner == fence.owner,
+            leases_t.c.token == fence.token,
+        )
+    )
+
+
+# --- ledger rows -------------------------------------------------------------------------------
+
+
+def backoff(failures: int, rng: random.Random | None = None) -> timedelta:
+    """How long a row waits after ``failures`` failed attempts in a row: the first retry comes
+    at the next run, then 30 s, 1 min, 2 min ... capped at an hour, with jitter (50-100 %)."""
+    if failures <= 1:
+        return timedelta(0)
+    ceiling: timedelta = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (failures - 2))
+    share: float = (rng or random).uniform(0.5, 1.0)
+    return timedelta(seconds=ceiling.total_seconds() * share)
+
+
+def _key(call_uid: str, target: str) -> Any:
+    return sa.and_(links_t.c.call_uid == call_uid, links_t.c.target_connection == target)
+
+
+def claim(conn: Connection, fence: Fence, call_uid: str, target: str, marker: str) -> None:
+    """Make the row ``in_doubt`` before a create is sent (inserted if there is none): from this
+    commit on, a crash leaves a write that only a marker look-up may settle."""
+    check(conn, fence)
+    stamp = _now()
+    stmt = insert_for(conn, links_t).values(
+        call_uid=call_uid,
+        target_connection=target,
+        state=IN_DOUBT,
+        kind=WRITTEN,
+        marker=marker,
+        attempts=1,
+        created_at=stamp,
+        updated_at=stamp,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["call_uid", "target_connection"],
+        set_={
+            "state": IN_DOUBT,
+            "kind": WRITTEN,
+            "marker": marker,
+            "attempts": links_t.c.attempts + 1,
+            "next_attempt_at": None,
+            "updated_at": stamp,
+        },
+    )
+    conn.execute(stmt)
+
+
+def complete(
+    conn: Connection,
+    fence: Fence,
+    call_uid: str,
+    target: str,
+    remote_id: str | None,
+    written_hash: str,
+    *,
+    kind: str = WRITTEN,
+    reason: str | None = None,
+) -> None:
+    """The target holds the call as ``remote_id`` (created, adopted, updated or a twin; None:
+    it holds the call as the record of a sibling call, named in ``reason``)."""
+    check(conn, fence)
+    stamp = _now()
+    values = {
+        "state": DONE,
+        "kind": kind,
+        "remote_id": remote_id,
+        "written_hash": written_hash,
+        "reason": reason,
+        "evidence": None,
+        "attempts": 0,
+        "next_attempt_at": None,
+        "updated_at": stamp,
+    }
+    stmt = insert_for(conn, links_t).values(
+        call_uid=call_uid, target_connection=target, marker=call_uid, created_at=stamp, **values
+    )
+    stmt = stmt.on_conflict_do_update(index_elements=["call_uid", "target_connection"], set_=values)
+    conn.execute(stmt)
+
+
+def settle(
+    conn: Connection,
+    fence: Fence,
+    call_uid: str,
+    target: str,
+    state: str,
+    reason: str,
+    *,
+    evidence: dict[str, Any] | None = None,
+    failures: int = 1,
+    forget_remote: bool = False,
+) -> None:
+    """Record an attempt that did not end in ``done``; the row waits :func:`backoff`.
+    ``forget_remote``: the record it pointed at is gone (deleted to be recreated)."""
+    check(conn, fence)
+    stamp = _now()
+    wait = timedelta(0) if state == NEEDS_REVIEW else backoff(failures)
+    values: dict[str, Any] = {
+        "state": state,
+        "reason": reason,
+        "next_attempt_at": stamp + wait if wait else None,
+        "updated_at": stamp,
+    }
+    if evidence is not None:
+        values["evidence"] = evidence
+    if forget_remote:
+        values["remote_id"] = None
+    stmt = insert_for(conn, links_t).values(
+        call_uid=call_uid,
+        target_connection=target,
+        kind=WRITTEN,
+        marker=call_uid,
+        attempts=1,
+        created_at=stamp,
+        **values,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["call_uid", "target_connection"],
+        set_={**values, "attempts": links_t.c.attempts + 1},
+    )
+    conn.execute(stmt)
+
+
+# --- what an admin does (``callsync writes``) ---------------------------------------------------
+
+
+def admin_settle(conn: Connection, call_uid: str, target: str, state: str, **values: Any) -> bool:
+    """A person's decision on a row (no lease: it is recorded with its reason and applied by
+    the next push under the lease)."""
+    result = conn.execute(
+        links_t.update()
+        .where(_key(call_uid, target))
+        .values(state=state, next_attempt_at=None, updated_at=_now(), **values)
+    )
+    return bool(result.rowcount)
+
+
+def rows(
+    conn: Connection, states: Sequence[str], target: str | None = None, limit: int = 50
+) -> list[Any]:
+    """Ledger rows in ``states`` (oldest change first), with reason, evidence and backoff."""
+    stmt = sa.select(links_t).where(links_t.c.state.in_(list(states)))
+    if target is not None:
+        stmt = stmt.where(links_t.c.target_connection == target)
+    return list(conn.execute(stmt.order_by(links_t.c.updated_at).limit(limit)))
+
+
+def backing_off(conn: Connection, now: datetime | None = None) -> dict[str, int]:
+    """Per target: rows waiting for their next attempt."""
+    stmt = (
+        sa.select(links_t.c.target_connection, sa.func.count())
+        .where(links_t.c.next_attempt_at > (now or _now()))
+        .group_by(links_t.c.target_connection)
+    )
+    return {target: int(count) for target, count in conn.execute(stmt)}
+
+
+# --- what the push engine reads ----------------------------------------------------------------
+
+
+def get(conn: Connection, call_uid: str, target: str) -> Any:
+    return conn.execute(sa.select(links_t).where(_key(call_uid, target))).first()
+
+
+def written_copies(conn: Connection, target: str, remote_ids: Sequence[str]) -> dict[str, str]:
+    """remote id -> call_uid for the records of ``target`` that callsync wrote (or adopted);
+    linked twins are not copies: they stay calls of their own."""
+    if not remote_ids:
+        return {}
+    stmt = sa.select(links_t.c.remote_id, links_t.c.call_uid).where(
+        links_t.c.target_connection == target,
+        links_t.c.kind == WRITTEN,
+        links_t.c.remote_id.in_(list(remote_ids)),
+    )
+    return {row.remote_id: row.call_uid for row in conn.execute(stmt)}
+
+
+def counts(conn: Connection) -> dict[str, dict[str, int]]:
+    """Ledger rows per target connection and state."""
+    stmt = sa.select(links_t.c.target_connection, links_t.c.state, sa.func.count()).group_by(
+        links_t.c.target_connection, links_t.c.state
+    )
+    found: dict[str, dict[str, int]] = {}
+    for target, state, count in conn.execute(stmt):
+        found.setdefault(target, {})[state] = int(count)
+    return found
+
+
+def waiting(conn: Connection, target: str, limit: int = 20) -> list[Any]:
+    """Writes that did not land, newest first, with their reasons and next attempt."""
+    stmt = (
+        sa.select(links_t)
+        .where(links_t.c.target_connection == target)
+        .where(links_t.c.state.in_([IN_DOUBT, PARKED, FAILED, STALE, NEEDS_REVIEW]))
+        .order_by(links_t.c.updated_at.desc())
+        .limit(limit)
+    )
+    return list(conn.execute(stmt))
+
+
+def routable(
+    conn: Connection,
+    source: str,
+    target: str,
+    *,
+    after: str = "",
+    limit: int = 200,
+    include_stale: bool = False,
+    include_twins: bool = False,
+    now: datetime | None = None,
+) -> list[tuple[Call, Any]]:
+    """Calls read from ``source`` that ``target`` lacks or holds stale, due now, in
+    ``call_uid`` order after ``after`` (keyset pages keep memory flat), with their ledger row
+    (or None). Rows waiting for a person (``needs_review``) or for their backoff are left out;
+    a linked twin is written onto only when the route says so (``include_twins``).
+
+    Calls whose record in ``source`` is one callsync wrote there are never echoed back.
+    """
+    link = links_t.alias("link")
+    echo = links_t.alias("echo")
+    states = [IN_DOUBT, PARKED, FAILED] + ([STALE] if include_stale else [])
+    kinds = [WRITTEN, MATCHED] if include_twins else [WRITTEN]
+    changed = sa.and_(
+        link.c.state == DONE,
+        link.c.kind.in_(kinds),
+        link.c.remote_id.is_not(None),
+        link.c.written_hash != calls_t.c.content_hash,
+    )
+    due = sa.or_(link.c.next_attempt_at.is_(None), link.c.next_attempt_at <= (now or _now()))
+    needs_write = sa.or_(link.c.call_uid.is_(None), sa.and_(link.c.state.in_(states), due), changed)
+    not_an_echo = ~sa.exists().where(
+        echo.c.target_connection == source,
+        echo.c.kind == WRITTEN,
+        echo.c.remote_id == calls_t.c.origin_external_id,
+    )
+    stmt = (
+        sa.select(calls_t.c.data, calls_t.c.call_uid, link)
+        .select_from(
+            calls_t.outerjoin(
+                link,
+                sa.and_(link.c.call_uid == calls_t.c.call_uid, link.c.target_connection == target),
+            )
+        )
+        .where(calls_t.c.origin_connection == source, calls_t.c.deleted_at.is_(None))
+        .where(calls_t.c.call_uid > after, needs_write, not_an_echo)
+        .order_by(calls_t.c.call_uid)
+        .limit(limit)
+    )
+    rows = conn.execute(stmt).all()
+    return [(Call.model_validate(row.data), row if row.state is not None else None) for row in rows]

@@ -1,0 +1,204 @@
+"""Is the call already in the target? Twin matching, best-first.
+
+The same real call is often logged in two tools: a rep logs it by hand in Close while
+Amplemarket's dialer logs it too, or two routes carry the same call into one target. A target
+holds call ``X`` already when it has a record of a call that is the same real call:
+- an *independent twin*: a call read from the target itself (not written by callsync), or
+- a *sibling*: a call from another source that the target already holds (callsync wrote it
+  there, or linked it to an independent twin there).
+
+Two calls are the same real call when the remote party's number (E.164) is the same, the starts
+and the durations are within the configured tolerances, and direction and rep agree where both
+sides know them. Matching is best-first and mutual: a candidate goes to the source call that
+fits it best (closest start, then closest duration), so of two redials 20 s apart only the one
+that was really logged twice takes the twin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from syncer.model import Call
+from syncer.store.ledger import DONE, IN_DOUBT, links_t
+from syncer.store.tables import CallRow
+
+calls_t = cast(sa.Table, CallRow.__table__)
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    start: timedelta = timedelta(seconds=60)
+    duration_seconds: int = 5
+
+
+@dataclass(frozen=True)
+class Twin:
+    """Where the target already holds the call: ``remote_id`` of an independent record, or
+    ``sibling``, the call whose callsync copy the target holds (its remote id in its row)."""
+
+    remote_id: str | None
+    sibling: str | None = None
+    sibling_remote: str | None = None
+
+
+@dataclass(frozen=True)
+class _Side:
+    """What matching compares of one call."""
+
+    uid: str
+    started_at: Any
+    duration: int | None
+    direction: str | None
+    rep: str | None
+
+    @classmethod
+    def of_row(cls, row: Any) -> _Side:
+        data = row.data or {}
+        user = data.get("user") or {}
+        email = user.get("email") if isinstance(user, dict) else None
+        return cls(
+            row.call_uid,
+            row.started_at,
+            row.duration_seconds,
+            data.get("direction"),
+            email.lower() if isinstance(email, str) and email else None,
+        )
+
+    @classmethod
+    def of_call(cls, call: Call) -> _Side:
+        email = call.user.email if call.user else None
+        return cls(
+            call.call_uid,
+            call.started_at,
+            call.duration_seconds,
+            call.direction.value if call.direction else None,
+            email.lower() if email else None,
+        )
+
+
+def remote_number(call: Call) -> str | None:
+    remote = call.to_number if call.direction != "inbound" else call.from_number
+    return remote.e164 if remote is not None else None
+
+
+def _fits(a: _Side, b: _Side, tolerances: Tolerances) -> tuple[float, int] | None:
+    """How well two calls fit (smaller is better), None if they cannot be the same call."""
+    gap = abs((a.started_at - b.started_at).total_seconds())
+    if gap > tolerances.start.total_seconds():
+        return None
+    spread = 0
+    if a.duration is not None and b.duration is not None:
+        spread = abs(a.duration - b.duration)
+        if spread > tolerances.duration_seconds:
+            return None
+    if a.direction and b.direction and a.direction != b.direction:
+        return None
+    if a.rep and b.rep and a.rep != b.rep:
+        return None
+    return gap, spread
+
+
+def _near(number: str, start: Any, tolerances: Tolerances) -> Any:
+    return sa.and_(
+        sa.or_(calls_t.c.to_e164 == number, calls_t.c.from_e164 == number),
+        calls_t.c.started_at.between(start - tolerances.start, start + tolerances.start),
+        calls_t.c.deleted_at.is_(None),
+    )
+
+
+def _columns() -> list[Any]:
+    return [
+        calls_t.c.call_uid,
+        calls_t.c.origin_external_id,
+        calls_t.c.started_at,
+        calls_t.c.duration_seconds,
+        calls_t.c.data,
+    ]
+
+
+def _held_by(target: str) -> Any:
+    """Calls that already have their record in ``target`` (or a write on its way)."""
+    return sa.select(links_t.c.call_uid).where(
+        links_t.c.target_connection == target, links_t.c.state.in_([DONE, IN_DOUBT])
+    )
+
+
+def _independent(conn: Connection, target: str, number: str, call: Call, tol: Tolerances) -> Any:
+    linked = sa.select(links_t.c.remote_id).where(
+        links_t.c.target_connection == target, links_t.c.remote_id.is_not(None)
+    )
+    stmt = (
+        sa.select(*_columns(), sa.literal(None).label("remote_id"))
+        .where(calls_t.c.origin_connection == target, _near(number, call.started_at, tol))
+        .where(calls_t.c.origin_external_id.not_in(linked))
+    )
+    return conn.execute(stmt).all()
+
+
+def _siblings(conn: Connection, target: str, number: str, call: Call, tol: Tolerances) -> Any:
+    copy = links_t.alias("copy")
+    stmt = (
+        sa.select(*_columns(), copy.c.remote_id)
+        .join(copy, copy.c.call_uid == calls_t.c.call_uid)
+        .where(copy.c.target_connection == target)
+        .where(copy.c.state == DONE, copy.c.remote_id.is_not(None))
+        # Two records of one source are two calls: a sibling comes from another source.
+        .where(calls_t.c.origin_connection != call.source.connection)
+        .where(_near(number, call.started_at, tol))
+    )
+    return conn.execute(stmt).all()
+
+
+def find_twin(conn: Connection, target: str, call: Call, tolerances: Tolerances) -> Twin | None:
+    """Where ``target`` already holds ``call``, or None (it does not, as far as the store
+    knows: a write is needed)."""
+    number = remote_number(call)
+    if number is None:
+        return None
+    mine = _Side.of_call(call)
+    ranked: list[tuple[tuple[float, int], Any]] = []
+    for row in [
+        *_independent(conn, target, number, call, tolerances),
+        *_siblings(conn, target, number, call, tolerances),
+    ]:
+        fit = _fits(mine, _Side.of_row(row), tolerances)
+        if fit is not None:
+            ranked.append((fit, row))
+    ranked.sort(key=lambda item: (item[0], item[1].call_uid))
+    for fit, row in ranked:
+        if not _claimed_by_a_better_fit(conn, target, call, number, row, fit, tolerances):
+            if row.remote_id is None:
+                return Twin(remote_id=row.origin_external_id)
+            return Twin(remote_id=None, sibling=row.call_uid, sibling_remote=row.remote_id)
+    return None
+
+
+def _claimed_by_a_better_fit(
+    conn: Connection,
+    target: str,
+    call: Call,
+    number: str,
+    candidate: Any,
+    fit: tuple[float, int],
+    tolerances: Tolerances,
+) -> bool:
+    """Whether another call of the same source, not yet in ``target``, fits ``candidate``
+    better than ``call`` does (ties go to the smaller call uid, so the answer is stable)."""
+    stmt = (
+        sa.select(*_columns())
+        .where(calls_t.c.origin_connection == call.source.connection)
+        .where(calls_t.c.call_uid != call.call_uid)
+        .where(calls_t.c.call_uid.not_in(_held_by(target)))
+        .where(_near(number, candidate.started_at, tolerances))
+    )
+    theirs = _Side.of_row(candidate)
+    for row in conn.execute(stmt):
+        rival = _fits(_Side.of_row(row), theirs, tolerances)
+        if rival is not None and (rival, row.call_uid) < (fit, call.call_uid):
+            return True
+    return False
