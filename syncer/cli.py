@@ -20,7 +20,7 @@ from rich.console import Console
 import connectors
 from connectors.emulation.fleet import start_fleet
 from connectors.emulation.world import World
-from syncer import logs, mappings_report
+from syncer import logs, mappings_report, settle
 from syncer import status as status_report
 from syncer.config import CallsyncConfig, ConfigError, load_config
 from syncer.connections import build_connector
@@ -245,6 +245,110 @@ def _summary(result: PullResult) -> str:
     ]
     text = "; ".join(parts) or "nothing to read"
     return text + (f" (stopped early: {result.error})" if result.error else "")
+
+
+@main.group()
+def writes() -> None:
+    """Writes that did not land, and settling them by hand (in doubt, needs review, parked)."""
+
+
+def _engine_for(config_path: Path) -> Any:
+    loaded = _load(config_path)
+    engine = database.create_engine(loaded.database.url)
+    database.upgrade(engine)
+    return engine
+
+
+@writes.command("list")
+@config_option
+@click.option("--target", help="Only writes into this connection.")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(settle.OPEN_STATES),
+    help="Only rows in this state (repeatable). Default: every state that did not land.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@handles_errors
+def writes_list(
+    config_path: Path, target: str | None, states: tuple[str, ...], as_json: bool
+) -> None:
+    """List writes with their reason, attempts, next attempt and evidence."""
+    engine = _engine_for(config_path)
+    try:
+        rows = settle.open_writes(engine, target, states)
+    finally:
+        engine.dispose()
+    found = [
+        {
+            "call_uid": row.call_uid,
+            "target": row.target_connection,
+            "state": row.state,
+            "attempts": row.attempts,
+            "next_attempt_at": row.next_attempt_at,
+            "reason": row.reason,
+            "evidence": row.evidence,
+        }
+        for row in rows
+    ]
+    if as_json:
+        click.echo(json.dumps(found, indent=2, default=str))
+        return
+    for item in found:
+        click.echo(
+            f"{item['target']}  {item['call_uid']}  {item['state']}  "
+            f"attempts {item['attempts']}  {item['reason'] or ''}"
+        )
+        if item["evidence"]:
+            click.echo(f"    evidence: {json.dumps(item['evidence'], default=str)}")
+    if not found:
+        click.echo("no writes waiting")
+
+
+def _settle(config_path: Path, decision: settle.Decision) -> None:
+    engine = _engine_for(config_path)
+    try:
+        outcome = settle.apply(engine, decision)
+    except settle.SettleError as error:
+        _fail(f"error: {error}", EXIT_BAD_INPUT)
+    finally:
+        engine.dispose()
+    click.echo(f"{decision.target} {decision.call_uid}: {outcome}")
+
+
+target_option = click.option("--target", required=True, help="The connection written into.")
+
+
+@writes.command("adopt")
+@config_option
+@target_option
+@click.argument("call_uid")
+@click.argument("remote_id")
+@handles_errors
+def writes_adopt(config_path: Path, target: str, call_uid: str, remote_id: str) -> None:
+    """The target holds CALL_UID as REMOTE_ID (found by hand): link it, write nothing."""
+    _settle(config_path, settle.Decision(call_uid, target, "adopt", remote_id))
+
+
+@writes.command("recreate")
+@config_option
+@target_option
+@click.argument("call_uid")
+@handles_errors
+def writes_recreate(config_path: Path, target: str, call_uid: str) -> None:
+    """CALL_UID is certainly not in the target: the next push creates it."""
+    _settle(config_path, settle.Decision(call_uid, target, "recreate"))
+
+
+@writes.command("skip")
+@config_option
+@target_option
+@click.argument("call_uid")
+@handles_errors
+def writes_skip(config_path: Path, target: str, call_uid: str) -> None:
+    """Never write CALL_UID into the target."""
+    _settle(config_path, settle.Decision(call_uid, target, "skip"))
 
 
 @main.command()

@@ -33,7 +33,8 @@ PARKED = "parked"  # nothing sent: the target lacks what the call hangs on (a pe
 FAILED = "failed"  # nothing applied: the target refused (a create or an update)
 STALE = "stale"  # the target holds an older version it cannot change
 NEEDS_REVIEW = "needs_review"  # in doubt and no look-up can settle it: a person decides
-STATES = (IN_DOUBT, DONE, PARKED, FAILED, STALE, NEEDS_REVIEW)
+SKIPPED = "skipped"  # a person decided this call is not written into this target
+STATES = (IN_DOUBT, DONE, PARKED, FAILED, STALE, NEEDS_REVIEW, SKIPPED)
 
 WRITTEN = "written"  # callsync created (or adopted) the record
 MATCHED = "matched"  # an independently logged twin: linked, never written onto

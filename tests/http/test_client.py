@@ -175,3 +175,20 @@ def test_cost_is_charged_to_the_pacer():
     client.request("GET", "/v1/callLogs")
     client.request("GET", "/v1/callLogs")
     assert sum(fake.sleeps) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_a_5xx_answer_to_a_create_is_ambiguous_for_every_vendor(status):
+    # A 5xx may hide a commit: the create is never resent and the engine asks by marker.
+    fake = FakeTime()
+    handler, calls = scripted(httpx.Response(status))
+    with pytest.raises(AmbiguousWriteError, match=str(status)):
+        client_for(handler, fake).request("POST", "/calls", json={})
+    assert len(calls) == 1
+
+
+def test_a_refused_connect_is_resent_even_for_a_create():
+    fake = FakeTime()
+    handler, calls = scripted(httpx.ConnectTimeout("no route"), httpx.Response(201))
+    assert client_for(handler, fake).request("POST", "/calls", json={}).status_code == 201
+    assert len(calls) == 2
