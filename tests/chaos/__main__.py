@@ -1,0 +1,60 @@
+"""``python -m tests.chaos --trials 1000``: many seeded trials, then one line of totals.
+
+Each trial is independent (its own emulators, database and temp dir), so trials run a few at a
+time; the callsync processes they start do the work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.chaos.trial import Verdict, run_trial
+
+
+def run_many(
+    trials: int, seed: int, calls: int, rounds: int, parallel: int, database_url: str | None
+) -> list[Verdict]:
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        futures = [
+            pool.submit(run_trial, seed + n, database_url, calls, rounds) for n in range(trials)
+        ]
+        return [future.result() for future in futures]
+
+
+def totals(verdicts: list[Verdict]) -> str:
+    dup = sum(v.duplicates + v.twin_copies for v in verdicts)
+    lost = sum(v.lost for v in verdicts)
+    return (
+        f"{len(verdicts)} trials, {dup} duplicates, {lost} lost "
+        f"({sum(v.twin_copies for v in verdicts)} beside a twin, "
+        f"{sum(v.rewrites for v in verdicts)} rewrites, {sum(v.review for v in verdicts)} in review)"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.chaos")
+    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--calls", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--parallel", type=int, default=3)
+    parser.add_argument("--database-url", help="PostgreSQL server (a database per trial)")
+    args = parser.parse_args()
+    started = time.monotonic()
+    verdicts = run_many(
+        args.trials, args.seed, args.calls, args.rounds, args.parallel, args.database_url
+    )
+    for n, verdict in enumerate(verdicts):
+        for line in verdict.details:
+            if "refused" not in line:
+                print(f"seed {args.seed + n}: {line}")
+    print(f"{totals(verdicts)} in {time.monotonic() - started:.0f} s")
+    bad = any(v.duplicates or v.lost or v.twin_copies or v.rewrites for v in verdicts)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
