@@ -104,6 +104,7 @@ def _to_call(record: JsonDict, ctx: MappingContext) -> Call:
         note=_text(record.get("notes")),
         transcript=_transcript(record),
         recording_url=_text(record.get("recording_url")),
+        copy_of=split_marker(_text(record.get("transcription")))[1],
         raw=record,
     )
 

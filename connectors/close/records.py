@@ -125,6 +125,7 @@ def _to_call(
             record, "contact_id", None, remote, {"close:lead": _text(record, "lead_id")}
         ),
         note=split_marker(_text(record, "note"))[0],
+        copy_of=split_marker(_text(record, "note"))[1],
         transcript=_transcript(record),
         recording_url=_text(record, "recording_url"),
         voicemail_url=_text(record, "voicemail_url"),

@@ -18,6 +18,7 @@ Facts (shared/vendor-apis/amplemarket-outreach.md §2.4, §2.5, §2.8, §2.14):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -131,8 +132,21 @@ def _map(record: JsonDict, context: ConnectorContext, labels: LabelCatalog) -> C
         recording_url=_text(attributes, "recordingUrl"),
         voicemail_url=_text(attributes, "voicemailRecordingUrl"),
         tags=_tags(attributes),
+        copy_of=_marker(attributes),
         raw=record,
     )
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _marker(attributes: JsonDict) -> str | None:
+    """callsync's marker: ``vendorCallId`` of a call logged with ``externalVendor: callsync``."""
+    vendor = _text(attributes, "externalVendor")
+    marker = _text(attributes, "vendorCallId")
+    if vendor is None or vendor.lower() != "callsync" or marker is None:
+        return None
+    return marker.lower() if _UUID.match(marker) else None
 
 
 def _outcome(

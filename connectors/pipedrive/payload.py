@@ -67,6 +67,14 @@ def strip_marker(text: str | None) -> str | None:
     return "\n".join(kept) or None
 
 
+def marker_in(text: str | None) -> str | None:
+    """The call uid of callsync's marker line in a note's text, if it carries one."""
+    for line in (text or "").split("\n"):
+        if _MARKER_LINE.match(line.strip()):
+            return line.strip()[len(MARKER_PREFIX) :]
+    return None
+
+
 def has_marker(note: object, marker: str) -> bool:
     return isinstance(note, str) and marker_text(marker) in note
 

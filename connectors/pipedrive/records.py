@@ -28,7 +28,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from connectors.base import ConnectorContext, JsonDict
-from connectors.pipedrive.payload import strip_marker
+from connectors.pipedrive.payload import marker_in, strip_marker
 from syncer.errors import MappingFailure
 from syncer.mapping import UnmappedValueError
 from syncer.model import Call, Direction, Outcome, Party, PhoneNumber, SourceIdentity
@@ -104,6 +104,7 @@ def to_call(record: JsonDict, context: ConnectorContext) -> Call:
     direction = infer_direction(from_number, to_number, mine)
     links = activity if activity is not None else log  # edits land on the activity (§2.7)
     updated = _time(activity, "update_time") if activity else None
+    note = html_to_text(_text(activity if activity else log, "note"))
     return Call(
         source=SourceIdentity(
             system=SYSTEM,
@@ -122,7 +123,8 @@ def to_call(record: JsonDict, context: ConnectorContext) -> Call:
         to_number=to_number,
         user=_user(log, profile, mine),
         contact=_contact(links, _their_number(direction, from_number, to_number)),
-        note=strip_marker(html_to_text(_text(activity if activity else log, "note"))),
+        note=strip_marker(note),
+        copy_of=marker_in(note),
         deleted_at=updated if activity and activity.get("is_deleted") is True else None,
         raw=record,
     )
