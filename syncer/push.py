@@ -52,7 +52,7 @@ from syncer.config import RouteConfig, RouteFilters
 from syncer.errors import AmbiguousWriteError, UnsettledWriteError, VendorError
 from syncer.model import Call
 from syncer.pull import WORKER_ID
-from syncer.store import ledger
+from syncer.store import ledger, repo
 from syncer.store.database import durable_transaction
 from syncer.store.ledger import (
     FAILED,
@@ -395,12 +395,21 @@ class Pusher:
 
     def _open_recording(self, call: Call) -> AbstractContextManager[Iterator[bytes]] | None:
         if self.source is not None:
-            own = self.source.open_recording(call)
+            # Calls come from the store without their payload; the source decides from it
+            # (e.g. Amplemarket serves dialer audio only through GET /calls/{id}/recording).
+            own = self.source.open_recording(self._with_payload(call))
             if own is not None:
                 return own
         if call.recording_url and call.recording_url.startswith(("https://", "http://")):
             return (self.fetch_url or stream_url)(call.recording_url)
         return None
+
+    def _with_payload(self, call: Call) -> Call:
+        if call.raw:
+            return call
+        with self.engine.connect() as conn:
+            raw = repo.source_payload(conn, call.source.connection, call.source.external_id)
+        return call if raw is None else call.model_copy(update={"raw": raw})
 
 
 @contextmanager

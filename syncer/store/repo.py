@@ -233,6 +233,15 @@ def load_call(conn: Connection, call_uid: str) -> Call | None:
     return Call.model_validate({**row.data, "deleted_at": row.deleted_at})
 
 
+def source_payload(conn: Connection, connection: str, external_id: str) -> dict[str, Any] | None:
+    """The raw vendor payload stored for one record, if any."""
+    stmt = sa.select(sources_t.c.raw).where(
+        sources_t.c.connection == connection, sources_t.c.external_id == external_id
+    )
+    raw = conn.execute(stmt).scalar_one_or_none()
+    return dict(raw) if isinstance(raw, dict) else None
+
+
 def known_calls(conn: Connection, call_uids: Sequence[str]) -> set[str]:
     """Which of ``call_uids`` are canonical calls in the store."""
     if not call_uids:

@@ -332,3 +332,60 @@ def test_a_write_that_keeps_failing_backs_off(engine, dst):
     dst.people.add("+14155550199")
     due_now(engine)
     assert run(engine, dst).created == 1
+
+
+# 11. A source's own recordings come through the source connector, from the stored payload ------
+
+
+class RecordingSource(MemoryTarget):
+    """A source that serves audio only for dialer calls (decided from the raw payload)."""
+
+    def __init__(self, ctx: ConnectorContext) -> None:
+        super().__init__(ctx)
+        self.asked: list[JsonDict] = []
+
+    def open_recording(self, call: Call):
+        self.asked.append(call.raw)
+        if call.raw.get("external") is not False:
+            return None
+        return _chunks([b"RIFF", b"audio"])
+
+
+def _chunks(parts: list[bytes]):
+    from contextlib import contextmanager
+
+    @contextmanager
+    def opened():
+        yield iter(parts)
+
+    return opened()
+
+
+class RecordingTarget(Target):
+    def __init__(self, ctx: ConnectorContext) -> None:
+        super().__init__(ctx)
+        self.write_support = type(self.write_support)(create=True, recording_file=True)
+        self.audio: dict[str, bytes] = {}
+
+    def attach_recording(self, remote_id, call, chunks, content_type) -> None:
+        self.audio[remote_id] = b"".join(chunks)
+
+
+def test_a_dialer_recording_is_streamed_through_the_source_connector(engine):
+    call = make_call(
+        1,
+        recording_url="https://dialer.example/rec/1.mp3",
+        raw={"id": "s1", "external": False},
+    )
+    store(engine, call)  # the store keeps the payload; calls are loaded without it
+    source, target = (
+        RecordingSource(context(engine, "src")),
+        RecordingTarget(context(engine, "dst")),
+    )
+    route = RouteConfig(source="src", targets=["dst"])
+    stats = Pusher(
+        engine, route, target, source, fetch_url=lambda url: pytest.fail(f"fetched {url}")
+    ).run()
+    assert stats.recordings == 1
+    assert source.asked == [{"id": "s1", "external": False}]
+    assert target.audio == {"r1": b"RIFFaudio"}
