@@ -66,6 +66,9 @@ def create_engine(url: str) -> Engine:
     return sa.create_engine(parsed, pool_pre_ping=True)
 
 
+_MIGRATION_LOCK = 0x63616C6C73796E63  # "callsync": the advisory lock key of schema upgrades
+
+
 def _alembic_config(conn: Connection) -> AlembicConfig:
     config = AlembicConfig()
     config.set_main_option("script_location", str(migrations_dir()))
@@ -76,6 +79,10 @@ def _alembic_config(conn: Connection) -> AlembicConfig:
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
     """Bring the schema to ``revision``; returns the revision the database is at afterwards."""
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Several processes starting at once on a fresh database would each create the
+            # tables; one lock per database serialises them (SQLite's BEGIN IMMEDIATE does so).
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         command.upgrade(_alembic_config(conn), revision)
     return current_revision(engine)
 

@@ -13,6 +13,7 @@ import os
 import pytest
 
 from tests.chaos.__main__ import run_many, totals
+from tests.chaos.trial import run_overlapping
 from tests.conftest import BACKENDS, PG_URL
 
 TRIALS = int(os.environ.get("CALLSYNC_CHAOS_TRIALS", "30"))
@@ -42,3 +43,19 @@ def test_kills_and_faults_leave_every_call_exactly_once_on_postgresql(postgres_d
     _assert_exactly_once(
         run_many(trials, seed=2000, calls=30, rounds=2, parallel=3, database_url=PG_URL)
     )
+
+
+@pytest.mark.parametrize("processes", [2, 3])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_syncs_started_at_the_same_moment_write_each_call_once(backend, processes, request):
+    if backend not in BACKENDS:
+        pytest.skip(f"{backend} not among the test backends")
+    server = None
+    if backend == "postgresql":
+        request.getfixturevalue("postgres_database")  # skips when no server answers
+        server = PG_URL
+    verdict = run_overlapping(seed=3000 + processes, processes=processes, server_url=server)
+    assert (verdict.duplicates, verdict.twin_copies, verdict.lost) == (0, 0, 0), verdict.details
+    assert not [line for line in verdict.details if "exited" in line], verdict.details

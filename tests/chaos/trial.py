@@ -132,6 +132,13 @@ class Trial:
                 run.communicate()
         _all_due(self.database_url)
 
+    def overlapping_syncs(self, processes: int) -> list[int]:
+        """``processes`` syncs started at the same moment, no faults; their exit codes."""
+        runs = [self._start() for _ in range(processes)]
+        for run in runs:
+            run.communicate(timeout=300)
+        return [run.returncode for run in runs]
+
     def clean_sync(self) -> subprocess.CompletedProcess[str]:
         self.faults.clear()
         _all_due(self.database_url)
@@ -225,6 +232,19 @@ def run_trial(
         trial = Trial(seed, database_url, calls)
         try:
             return trial.run(rounds)
+        finally:
+            trial.close()
+
+
+def run_overlapping(seed: int, processes: int, server_url: str | None = None) -> Verdict:
+    """Several ``callsync sync`` at once on one database, then a check of every target."""
+    with trial_database(seed, server_url) as database_url:
+        trial = Trial(seed, database_url, 40)
+        try:
+            codes = trial.overlapping_syncs(processes)
+            verdict = check(trial)
+            verdict.details += [f"a sync exited {code}" for code in codes if code != 0]
+            return verdict
         finally:
             trial.close()
 
