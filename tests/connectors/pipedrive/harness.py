@@ -299,6 +299,11 @@ class PipedriveHarness:
         assert call is not None, external_id
         return call
 
+    def read_back(self, engine: sa.Engine, external_id: str) -> Call:
+        """A record callsync wrote, as the read path maps it from what the pull stored (such
+        copies are filed under the call they copy, not kept as calls of their own)."""
+        return self.connector(engine).to_call(self.stored_raw(engine, external_id))
+
     def stored_raw(self, engine: sa.Engine, external_id: str) -> dict[str, Any]:
         """The raw record stored beside the call (the canonical row does not keep it)."""
         sources = repo.sources_t

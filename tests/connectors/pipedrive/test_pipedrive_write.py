@@ -18,6 +18,7 @@ from syncer.model import Outcome
 from tests.connectors.pipedrive.harness import make_harness
 from tests.connectors.pipedrive.pulls import pulled, requests
 from tests.connectors.pipedrive.writes import ACTIVITIES, LIST, ready, resolved, written
+from tests.connectors.test_write_contract import store_source_calls
 
 # --- create and find_by_marker --------------------------------------------------------------------
 
@@ -99,10 +100,12 @@ def test_written_calls_read_back_field_by_field(engine):
     harness, connector = ready(engine)
     calls = [harness.writable_call(i) for i in range(8)]
     ids = [written(connector, call) for call in calls]
+    store_source_calls(engine, calls)  # the calls these records copy
     harness.settle()
     assert pulled(harness, engine).ok
     for call, remote_id in zip(calls, ids, strict=True):
-        back = harness.stored_call(engine, remote_id)
+        back = harness.read_back(engine, remote_id)
+        assert back.copy_of == call.call_uid
         for name in harness.round_trip_fields():
             assert getattr(back, name) == getattr(call, name), (remote_id, name)
 
@@ -114,6 +117,7 @@ def test_an_edited_note_is_patched_on_the_activity(engine):
     harness, connector = ready(engine)
     call = harness.writable_call(0)
     remote_id = written(connector, call)
+    store_source_calls(engine, [call])
     edited = call.model_copy(update={"note": "Now: demo booked"})
     connector.update(remote_id, edited, resolved(connector, edited))
     log = harness.emulator.call_log(remote_id)
@@ -123,7 +127,7 @@ def test_an_edited_note_is_patched_on_the_activity(engine):
     assert activity["note"] == f"<p>Now: demo booked</p><p>callsync:{call.call_uid}</p>"
     harness.settle()
     assert pulled(harness, engine).ok
-    assert harness.stored_call(engine, remote_id).note == "Now: demo booked"
+    assert harness.read_back(engine, remote_id).note == "Now: demo booked"
 
 
 def test_an_unchanged_call_costs_no_patch(engine):
