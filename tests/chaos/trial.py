@@ -258,6 +258,7 @@ def trial_database(seed: int, server_url: str | None) -> Iterator[str | None]:
     name = f"chaos_{seed}_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        conn.exec_driver_sql(f'ALTER DATABASE "{name}" SET synchronous_commit TO off')
     try:
         yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:
