@@ -39,7 +39,7 @@ def test_kills_and_faults_leave_every_call_exactly_once_on_sqlite():
 @pytest.mark.postgres
 @pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL not among the test backends")
 def test_kills_and_faults_leave_every_call_exactly_once_on_postgresql(postgres_database):
-    trials = max(3, TRIALS // 5)
+    trials = max(2, TRIALS // 5)
     _assert_exactly_once(
         run_many(trials, seed=2000, calls=30, rounds=2, parallel=3, database_url=PG_URL)
     )
