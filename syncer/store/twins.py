@@ -141,17 +141,34 @@ def _independent(conn: Connection, target: str, number: str, call: Call, tol: To
 
 
 def _siblings(conn: Connection, target: str, number: str, call: Call, tol: Tolerances) -> Any:
-    copy = links_t.alias("copy")
-    stmt = (
-        sa.select(*_columns(), copy.c.remote_id)
-        .join(copy, copy.c.call_uid == calls_t.c.call_uid)
-        .where(copy.c.target_connection == target)
-        .where(copy.c.state == DONE, copy.c.remote_id.is_not(None))
-        # Two records of one source are two calls: a sibling comes from another source.
-        .where(calls_t.c.origin_connection != call.source.connection)
-        .where(_near(number, call.started_at, tol))
+    # Near calls first (the number/start index), then their rows in the target: a join would
+    # let PostgreSQL walk every row the target holds for each call written.
+    near = (
+        sa.select(*_columns())
+        .where(calls_t.c.origin_connection != call.source.connection)  # two records of one
+        .where(_near(number, call.started_at, tol))  # source are two calls
     )
-    return conn.execute(stmt).all()
+    rows = {row.call_uid: row for row in conn.execute(near)}
+    if not rows:
+        return []
+    held = sa.select(links_t.c.call_uid, links_t.c.remote_id).where(
+        links_t.c.target_connection == target,
+        links_t.c.call_uid.in_(list(rows)),
+        links_t.c.state == DONE,
+        links_t.c.remote_id.is_not(None),
+    )
+    return [_Sibling(rows[uid], remote) for uid, remote in conn.execute(held)]
+
+
+@dataclass(frozen=True)
+class _Sibling:
+    """A near call of another source that the target holds, and the record it holds it as."""
+
+    row: Any
+    remote_id: str
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.row, name)
 
 
 def find_twin(conn: Connection, target: str, call: Call, tolerances: Tolerances) -> Twin | None:
