@@ -50,6 +50,7 @@ from sqlalchemy.engine import Engine
 from connectors.base import CannotUpdate, Connector, Parked, Resolved, WriteOptions
 from syncer.config import RouteConfig, RouteFilters
 from syncer.errors import AmbiguousWriteError, UnsettledWriteError, VendorError
+from syncer.http.retry import answer_is_ambiguous
 from syncer.model import Call
 from syncer.pull import WORKER_ID
 from syncer.store import ledger, repo
@@ -230,7 +231,9 @@ class Pusher:
         if resolved is None:
             return
         with durable_transaction(self.engine) as conn:
-            ledger.claim(conn, self.fence, call.call_uid, self.name, call.call_uid)
+            ledger.claim(
+                conn, self.fence, call.call_uid, self.name, call.call_uid, call.content_hash()
+            )
         self._create(call, resolved, _failures(link))
 
     def _link(self, conn: Any, call: Call, twin: Twin) -> None:
@@ -271,24 +274,30 @@ class Pusher:
         try:
             written = self.target.create(call, call.call_uid, resolved)
         except AmbiguousWriteError as error:
-            log.warning("push.in_doubt", target=self.name, call=call.call_uid, error=str(error))
-            self._record(
-                call,
-                IN_DOUBT,
-                f"the create may have landed ({error}); the next attempt asks by marker",
-                failures,
-                evidence={"sent": "create", "marker": call.call_uid, "answer": str(error)},
-            )
-            self.stats.in_doubt += 1
+            self._in_doubt(call, str(error), failures)
             return
         except VendorError as error:
-            # The answer says it was refused (a 5xx would have been ambiguous, above).
+            if answer_is_ambiguous(error.status):  # whatever the connector called it
+                self._in_doubt(call, str(error), failures)
+                return
             self._record(call, FAILED, f"{self.target.kind} refused the call: {error.message}", 1)
             self.stats.failed += 1
             return
         self._complete(call, written.remote_id)
         self.stats.created += 1
         self._attach_recording(call, written.remote_id)
+
+    def _in_doubt(self, call: Call, answer: str, failures: int) -> None:
+        log.warning("push.in_doubt", target=self.name, call=call.call_uid, error=answer)
+        evidence = {
+            "sent": "create",
+            "marker": call.call_uid,
+            "sent_hash": call.content_hash(),
+            "answer": answer,
+        }
+        reason = f"the create may have landed ({answer}); the next attempt asks by marker"
+        self._record(call, IN_DOUBT, reason, failures, evidence=evidence)
+        self.stats.in_doubt += 1
 
     # --- settling a write that may have landed --------------------------------------------------
 
@@ -308,7 +317,7 @@ class Pusher:
             self.stats.needs_review += state == NEEDS_REVIEW
             return
         if found is not None:
-            self._complete(call, str(found))
+            self._complete(call, str(found), written_hash=ledger.sent_hash(link))
             self.stats.adopted += 1
             return
         self._fresh(call, link)  # certainly not there: a create is allowed
@@ -344,7 +353,9 @@ class Pusher:
 
     # --- ledger writes (all fenced) --------------------------------------------------------------
 
-    def _complete(self, call: Call, remote_id: str, kind: str = WRITTEN) -> None:
+    def _complete(
+        self, call: Call, remote_id: str, kind: str = WRITTEN, written_hash: str | None = None
+    ) -> None:
         with self.engine.begin() as conn:
             ledger.complete(
                 conn,
@@ -352,7 +363,7 @@ class Pusher:
                 call.call_uid,
                 self.name,
                 remote_id,
-                call.content_hash(),
+                call.content_hash() if written_hash is None else written_hash,
                 kind=kind,
             )
 

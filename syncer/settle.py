@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from syncer.store import ledger, repo
+from syncer.store import ledger
 
 OPEN_STATES = (
     ledger.NEEDS_REVIEW,
@@ -68,8 +68,9 @@ def apply(engine: Engine, decision: Decision) -> str:
         if decision.action == "adopt":
             if not decision.remote_id:
                 raise SettleError("adopt needs the remote record's id")
-            call = repo.load_call(conn, decision.call_uid)
-            written = call.content_hash() if call is not None else None
+            # The adopted record holds what the in-doubt create sent (or something a person
+            # chose): record that, so the next push writes any later edit onto it.
+            written = ledger.sent_hash(row)
             ledger.admin_settle(
                 conn,
                 decision.call_uid,

@@ -139,17 +139,22 @@ def _key(call_uid: str, target: str) -> Any:
     return sa.and_(links_t.c.call_uid == call_uid, links_t.c.target_connection == target)
 
 
-def claim(conn: Connection, fence: Fence, call_uid: str, target: str, marker: str) -> None:
+def claim(
+    conn: Connection, fence: Fence, call_uid: str, target: str, marker: str, sent_hash: str
+) -> None:
     """Make the row ``in_doubt`` before a create is sent (inserted if there is none): from this
-    commit on, a crash leaves a write that only a marker look-up may settle."""
+    commit on, a crash leaves a write that only a marker look-up may settle. ``sent_hash`` is
+    the content being sent: a record adopted later holds that, not whatever the call is then."""
     check(conn, fence)
     stamp = _now()
+    evidence = {"sent": "create", "marker": marker, "sent_hash": sent_hash}
     stmt = insert_for(conn, links_t).values(
         call_uid=call_uid,
         target_connection=target,
         state=IN_DOUBT,
         kind=WRITTEN,
         marker=marker,
+        evidence=evidence,
         attempts=1,
         created_at=stamp,
         updated_at=stamp,
@@ -160,6 +165,7 @@ def claim(conn: Connection, fence: Fence, call_uid: str, target: str, marker: st
             "state": IN_DOUBT,
             "kind": WRITTEN,
             "marker": marker,
+            "evidence": evidence,
             "attempts": links_t.c.attempts + 1,
             "next_attempt_at": None,
             "updated_at": stamp,
@@ -242,6 +248,12 @@ def settle(
         set_={**values, "attempts": links_t.c.attempts + 1},
     )
     conn.execute(stmt)
+
+
+def sent_hash(row: Any) -> str:
+    """The content a row's in-doubt create sent ("" when unknown: the adopted record is then
+    rewritten with the call's current content, which is always safe on a copy callsync wrote)."""
+    return str((row.evidence or {}).get("sent_hash") or "")
 
 
 # --- what an admin does (``callsync writes``) ---------------------------------------------------

@@ -17,7 +17,7 @@ def test_a_write_in_review_is_listed_with_its_evidence_and_adopted(tmp_path, dat
     with engine.begin() as conn:
         repo.upsert_calls(conn, [call])
         fence = ledger.take_lease(conn, "push:pipedrive", "worker", timedelta(minutes=1))
-        ledger.claim(conn, fence, call.call_uid, "pipedrive", call.call_uid)
+        ledger.claim(conn, fence, call.call_uid, "pipedrive", call.call_uid, call.content_hash())
         ledger.settle(
             conn,
             fence,

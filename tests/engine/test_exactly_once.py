@@ -123,6 +123,37 @@ def test_a_write_that_may_have_landed_is_looked_up_not_recreated(engine, dst, an
     assert dst.marked(call.call_uid) == 1
 
 
+def test_a_5xx_reported_as_a_plain_vendor_error_is_still_in_doubt(engine, dst):
+    """Second guard: a connector that wraps a POST 5xx as a VendorError (as Close once did)
+    must not make the push engine treat the create as refused."""
+    call = make_call(1)
+    store(engine, call)
+    dst.create_failures = [VendorError("close", 502, "bad gateway")]
+    dst.commit_before_failing = True
+    run(engine, dst)
+    assert row(engine, call).state == "in_doubt"
+    due_now(engine)
+    assert run(engine, dst).adopted == 1
+    assert dst.marked(call.call_uid) == 1
+
+
+def test_an_edit_made_while_a_write_was_in_doubt_reaches_the_adopted_copy(engine, dst):
+    """The copy found by marker holds what was *sent*; an edit made since must still be
+    written onto it, not hidden by recording today's content as written."""
+    call = make_call(1, duration_seconds=60)
+    store(engine, call)
+    dst.create_failures, dst.commit_before_failing = [AmbiguousWriteError("lost")], True
+    run(engine, dst)
+    edited = call.model_copy(update={"duration_seconds": 75})
+    store(engine, edited)
+    first = run(engine, dst)
+    assert first.adopted == 1
+    second = run(engine, dst)
+    assert second.updated == 1
+    (record,) = [r for r in dst.records.values() if r["marker"] == call.call_uid]
+    assert record["duration"] == 75
+
+
 def test_a_failed_marker_look_up_keeps_the_write_in_doubt(engine, dst):
     call = make_call(1)
     store(engine, call)

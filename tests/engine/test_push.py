@@ -147,7 +147,7 @@ def test_a_crash_before_the_request_creates_after_checking(engine, target):
     store(engine, call)
     with engine.begin() as conn:  # intent recorded, then the process died
         fence = ledger.take_lease(conn, "push:dst", "dead-worker", timedelta(minutes=1))
-        ledger.claim(conn, fence, call.call_uid, "dst", call.call_uid)
+        ledger.claim(conn, fence, call.call_uid, "dst", call.call_uid, call.content_hash())
         ledger.release(conn, fence)  # its lease expired
     stats = push(engine, target)
     assert (stats.adopted, stats.created) == (0, 1)

@@ -146,7 +146,7 @@ def test_write_ledger_moves_through_its_states_under_a_fence(engine):
     with engine.begin() as conn:
         repo.upsert_calls(conn, [call])
         fence = ledger.take_lease(conn, "push:pipedrive", "me", timedelta(minutes=1))
-        ledger.claim(conn, fence, call.call_uid, "pipedrive", call.call_uid)
+        ledger.claim(conn, fence, call.call_uid, "pipedrive", call.call_uid, call.content_hash())
         assert ledger.get(conn, call.call_uid, "pipedrive").state == "in_doubt"
         reason = "no Pipedrive person with +14155550199"
         ledger.settle(conn, fence, call.call_uid, "pipedrive", "parked", reason)
@@ -164,7 +164,7 @@ def test_a_lease_taken_over_fences_out_its_old_holder(engine):
         assert ledger.take_lease(conn, "push:close", "b", timedelta(minutes=1)) is not None
         assert ledger.take_lease(conn, "push:close", "a", timedelta(minutes=1)) is None
         with pytest.raises(ledger.LeaseLostError):
-            ledger.claim(conn, old, call.call_uid, "close", call.call_uid)
+            ledger.claim(conn, old, call.call_uid, "close", call.call_uid, "")
         assert ledger.get(conn, call.call_uid, "close") is None
 
 
