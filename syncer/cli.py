@@ -178,9 +178,9 @@ def status(config_path: Path, as_json: bool) -> None:
         return
     console = Console(width=160)
     console.print(status_report.as_table(report))
-    waiting = status_report.waiting_table(report)
-    if waiting is not None:
-        console.print(waiting)
+    for extra in (status_report.waiting_table(report), status_report.duplicates_table(report)):
+        if extra is not None:
+            console.print(extra)
 
 
 @main.command()

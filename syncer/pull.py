@@ -17,7 +17,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -27,7 +27,8 @@ from sqlalchemy.engine import Connection, Engine
 from connectors.base import Connector, Cursor, JsonDict, Page
 from syncer.errors import MappingFailure, TransientError
 from syncer.model import Call
-from syncer.store import ledger, repo
+from syncer.store import ledger, repo, review, twins
+from syncer.store.twins import Tolerances
 
 log = structlog.get_logger("callsync.pull")
 
@@ -57,6 +58,7 @@ class StreamStats:
 class PullResult:
     streams: dict[str, StreamStats] = field(default_factory=dict)
     error: str | None = None
+    duplicates: int = 0  # new duplicate pairs found (a hand-logged call beside a copy)
 
     @property
     def ok(self) -> bool:
@@ -195,10 +197,16 @@ def pull_stream(
 
 
 def pull(
-    engine: Engine, connector: Connector, *, stop: threading.Event | None = None
+    engine: Engine,
+    connector: Connector,
+    *,
+    stop: threading.Event | None = None,
+    matching: Tolerances | None = None,
 ) -> PullResult:
-    """Pull every stream of a connector, recorded as one sync run."""
+    """Pull every stream of a connector, recorded as one sync run; then report calls logged
+    by hand beside a copy callsync had already written here (``syncer/store/review.py``)."""
     name = connector.context.name
+    started = datetime.now(UTC)
     with engine.begin() as conn:
         run_id = repo.start_run(conn, name, "pull")
     result = PullResult()
@@ -219,5 +227,9 @@ def pull(
     finally:
         stats = {stream: s.as_dict() for stream, s in result.streams.items()}
         with engine.begin() as conn:
+            pairs = twins.duplicate_pairs(conn, name, started, matching or Tolerances())
+            result.duplicates = review.record_duplicates(conn, pairs)
             repo.finish_run(conn, run_id, status, stats, result.error)
+    if result.duplicates:
+        log.warning("pull.duplicate_pairs", connection=name, new=result.duplicates)
     return result

@@ -70,7 +70,9 @@ def sync_once(
     report = SyncReport()
     for name in pull_names if pull_names is not None else list(connectors):
         try:
-            report.pulls[name] = pull(engine, connectors[name], stop=stop)
+            report.pulls[name] = pull(
+                engine, connectors[name], stop=stop, matching=matching_of(config)
+            )
         except Exception as error:  # noqa: BLE001 - one connection's failure must not stop the rest
             report.pulls[name] = f"{type(error).__name__}: {error}"
     if not push:

@@ -8,7 +8,7 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from syncer.config import CallsyncConfig
-from syncer.store import ledger, repo
+from syncer.store import ledger, repo, review
 
 
 def collect(engine: Engine, config: CallsyncConfig) -> dict[str, Any]:
@@ -20,10 +20,11 @@ def collect(engine: Engine, config: CallsyncConfig) -> dict[str, Any]:
         writes = ledger.counts(conn)
         waiting = {name: ledger.waiting(conn, name) for name in writes}
         backing_off = ledger.backing_off(conn)
+        pairs = review.open_items(conn, review.DUPLICATE_PAIR)
     names = list(config.connections) + sorted(
         {name for name, _, _ in cursors} - set(config.connections)
     )
-    report: dict[str, Any] = {"connections": []}
+    report: dict[str, Any] = {"connections": [], "duplicate_pairs": [_pair(p) for p in pairs]}
     for name in names:
         run = runs.get(name)
         report["connections"].append(
@@ -67,6 +68,33 @@ def collect(engine: Engine, config: CallsyncConfig) -> dict[str, Any]:
             }
         )
     return report
+
+
+def _pair(item: Any) -> dict[str, Any]:
+    return {
+        "connection": item.connection,
+        "logged_call": item.subject,
+        "logged_remote": item.detail.get("logged_remote"),
+        "copied_call": item.other,
+        "copy_remote": item.detail.get("copy_remote"),
+        "found_at": item.created_at,
+    }
+
+
+def duplicates_table(report: dict[str, Any]) -> Table | None:
+    """Calls logged by hand in a target beside the copy callsync had written there: two
+    records of one call that a person should merge (callsync deletes neither)."""
+    table = Table(title="duplicate pairs for review", title_justify="left")
+    for column in ("connection", "logged by hand", "callsync's copy", "found"):
+        table.add_column(column)
+    for pair in report["duplicate_pairs"]:
+        table.add_row(
+            pair["connection"],
+            f"{pair['logged_remote']} (call {pair['logged_call']})",
+            f"{pair['copy_remote']} (call {pair['copied_call']})",
+            f"{pair['found_at']:%Y-%m-%d %H:%M:%S}",
+        )
+    return table if table.row_count else None
 
 
 def _cursor_text(cursors: list[dict[str, Any]]) -> str:

@@ -218,3 +218,21 @@ class ConnectorStateRow(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
+
+
+class ReviewItemRow(Base):
+    """Something only a person can settle, with its evidence: today a duplicate pair (a call
+    logged by hand in a target next to the copy callsync had already written there)."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (sa.UniqueConstraint("kind", "connection", "subject", "other"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    connection: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(64))  # a call uid
+    other: Mapped[str] = mapped_column(String(64))  # the call uid it is paired with
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    resolved_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(Text)

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from syncer.model import Call
-from syncer.store.ledger import DONE, IN_DOUBT, links_t
+from syncer.store.ledger import DONE, IN_DOUBT, WRITTEN, links_t
 from syncer.store.tables import CallRow
 
 calls_t = cast(sa.Table, CallRow.__table__)
@@ -219,3 +219,70 @@ def _claimed_by_a_better_fit(
         if rival is not None and (rival, row.call_uid) < (fit, call.call_uid):
             return True
     return False
+
+
+@dataclass(frozen=True)
+class DuplicatePair:
+    """A call logged independently in ``connection`` (``logged``, its record ``logged_remote``)
+    beside the copy callsync had already written there of call ``copied`` (``copy_remote``)."""
+
+    connection: str
+    logged: str
+    logged_remote: str
+    copied: str
+    copy_remote: str
+
+
+def duplicate_pairs(
+    conn: Connection, connection: str, since: Any, tolerances: Tolerances
+) -> list[DuplicatePair]:
+    """Independent records of ``connection`` first stored at or after ``since`` that are the
+    same real call as a copy callsync wrote there before: two records of one call that only a
+    person may merge (the one case twin matching cannot prevent)."""
+    written = sa.select(links_t.c.call_uid, links_t.c.remote_id).where(
+        links_t.c.target_connection == connection,
+        links_t.c.kind == WRITTEN,
+        links_t.c.state == DONE,
+        links_t.c.remote_id.is_not(None),
+    )
+    if conn.execute(written.limit(1)).first() is None:
+        return []  # nothing was ever written here: the common case costs one query
+    fresh = sa.select(*_columns(), calls_t.c.to_e164, calls_t.c.from_e164).where(
+        calls_t.c.origin_connection == connection,
+        calls_t.c.created_at >= since,
+        calls_t.c.deleted_at.is_(None),
+    )
+    pairs = []
+    for row in conn.execute(fresh):
+        pair = _copy_beside(conn, connection, row, written, tolerances)
+        if pair is not None:
+            pairs.append(pair)
+    return pairs
+
+
+def _copy_beside(
+    conn: Connection, connection: str, row: Any, written: Any, tolerances: Tolerances
+) -> DuplicatePair | None:
+    number = row.to_e164 if (row.data or {}).get("direction") != "inbound" else row.from_e164
+    if number is None:
+        return None
+    copies = written.subquery()
+    near = (
+        sa.select(*_columns(), copies.c.remote_id)
+        .join(copies, copies.c.call_uid == calls_t.c.call_uid)
+        .where(calls_t.c.origin_connection != connection)
+        .where(_near(number, row.started_at, tolerances))
+    )
+    logged = _Side.of_row(row)
+    ranked = sorted(
+        (fit, candidate.call_uid, candidate)
+        for candidate in conn.execute(near)
+        if candidate.remote_id != row.origin_external_id
+        and (fit := _fits(logged, _Side.of_row(candidate), tolerances)) is not None
+    )
+    if not ranked:
+        return None
+    best = ranked[0][2]
+    return DuplicatePair(
+        connection, row.call_uid, row.origin_external_id, best.call_uid, best.remote_id
+    )

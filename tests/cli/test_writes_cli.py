@@ -55,3 +55,26 @@ def test_a_write_in_review_is_listed_with_its_evidence_and_adopted(tmp_path, dat
     )
     assert again.returncode == 2 and "already in pipedrive" in again.stderr
     engine.dispose()
+
+
+def test_status_lists_duplicate_pairs_for_review(tmp_path, database_url):
+    from syncer.store import review
+    from syncer.store.twins import DuplicatePair
+
+    engine = database.create_engine(database_url)
+    database.upgrade(engine)
+    copied, logged = make_call(1), make_call(2)
+    with engine.begin() as conn:
+        repo.upsert_calls(conn, [copied, logged])
+        review.record_duplicates(
+            conn, [DuplicatePair("close", logged.call_uid, "acti_9", copied.call_uid, "acti_1")]
+        )
+    env = {"CALLSYNC_DATABASE_URL": database_url}
+    args = ("--config", str(EXAMPLE))
+    shown = callsync("status", *args, cwd=tmp_path, env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "duplicate pairs for review" in shown.stdout and "acti_9" in shown.stdout
+    as_json = json.loads(callsync("status", "--json", *args, cwd=tmp_path, env=env).stdout)
+    [pair] = as_json["duplicate_pairs"]
+    assert (pair["logged_remote"], pair["copy_remote"]) == ("acti_9", "acti_1")
+    engine.dispose()

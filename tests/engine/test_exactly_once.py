@@ -420,3 +420,52 @@ def test_a_dialer_recording_is_streamed_through_the_source_connector(engine):
     assert stats.recordings == 1
     assert source.asked == [{"id": "s1", "external": False}]
     assert target.audio == {"r1": b"RIFFaudio"}
+
+
+# The one thing not prevented: a hand log after callsync wrote the call is reported -----------
+
+
+class HandLogs(MemoryTarget):
+    """The target read back: its records map to the twins given (none marked as copies)."""
+
+    def __init__(self, ctx: ConnectorContext, calls: list[Call]) -> None:
+        super().__init__(ctx)
+        self.calls = {c.source.external_id: c for c in calls}
+
+    def read(self, stream: str, cursor: Cursor) -> Iterator[Page]:
+        records = [{"id": key} for key in self.calls]
+        yield Page(records, Checkpoint(partial=None, completed={}))
+
+    def to_call(self, record: JsonDict) -> Call:
+        return self.calls[record["id"]]
+
+
+def test_a_call_logged_by_hand_beside_a_written_copy_is_reported_as_a_pair(engine, dst):
+    from syncer.pull import pull
+    from syncer.store import review
+
+    call = make_call(1)
+    store(engine, call)
+    assert run(engine, dst).created == 1
+    (copy_id,) = dst.records
+    by_hand = twin_of(call, "dst", "hand-1")
+    unrelated = twin_of(call, "dst", "hand-2", started_at=call.started_at + timedelta(hours=2))
+    result = pull(engine, HandLogs(context(engine, "dst"), [by_hand, unrelated]))
+    assert result.duplicates == 1
+    with engine.connect() as conn:
+        (item,) = review.open_items(conn)
+    assert (item.subject, item.other) == (by_hand.call_uid, call.call_uid)
+    assert (item.detail["logged_remote"], item.detail["copy_remote"]) == ("hand-1", copy_id)
+    again = pull(engine, HandLogs(context(engine, "dst"), [by_hand, unrelated]))
+    assert again.duplicates == 0  # reported once, never deleted
+    assert dst.marked(call.call_uid) == 1
+
+
+def test_a_twin_linked_before_the_write_is_not_a_duplicate_pair(engine, dst):
+    from syncer.pull import pull
+
+    call = make_call(1)
+    by_hand = twin_of(call, "dst", "hand-1")
+    store(engine, call, by_hand)
+    assert run(engine, dst).matched == 1
+    assert pull(engine, HandLogs(context(engine, "dst"), [by_hand])).duplicates == 0
