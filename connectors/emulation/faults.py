@@ -50,6 +50,7 @@ class FaultPlan:
     drop: float = 0.0
     drop_after_commit: float = 0.0
     malformed: float = 0.0
+    expire_token: float = 0.0  # the vendor forgets every issued access token (OAuth vendors)
     latency_ms: int = 0
     timeout_seconds: float = 5.0  # how long the loopback server stalls for a TIMEOUT
     scripted: list[ScriptedFault] = field(default_factory=list)
@@ -69,7 +70,7 @@ class FaultPlan:
         with self._lock:
             self.scripted.clear()
             self.rate_limit = self.server_error = self.timeout = 0.0
-            self.drop = self.drop_after_commit = self.malformed = 0.0
+            self.drop = self.drop_after_commit = self.malformed = self.expire_token = 0.0
             self.latency_ms = 0
 
     def draw(self, method: str, path: str) -> list[ScriptedFault]:
@@ -83,6 +84,7 @@ class FaultPlan:
                 (FaultKind.SERVER_ERROR, self.server_error),
                 (FaultKind.DROP_AFTER_COMMIT, self.drop_after_commit),
                 (FaultKind.MALFORMED, self.malformed),
+                (FaultKind.EXPIRE_TOKEN, self.expire_token),
             ):
                 if share and self._rng.random() < share:
                     status = self._rng.choice((500, 502, 503, 504))

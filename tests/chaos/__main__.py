@@ -9,18 +9,34 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+import json
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
 
 from tests.chaos.trial import Verdict, run_trial
 
 
 def run_many(
-    trials: int, seed: int, calls: int, rounds: int, parallel: int, database_url: str | None
+    trials: int,
+    seed: int,
+    calls: int,
+    rounds: int,
+    parallel: int,
+    database_url: str | None,
+    log: Path | None = None,
 ) -> list[Verdict]:
+    """``log``: one JSON line per finished trial, so a long run cut short still has figures."""
     with ThreadPoolExecutor(max_workers=parallel) as pool:
-        futures = [
-            pool.submit(run_trial, seed + n, database_url, calls, rounds) for n in range(trials)
-        ]
+        futures = {
+            pool.submit(run_trial, seed + n, database_url, calls, rounds): seed + n
+            for n in range(trials)
+        }
+        if log is not None:
+            with log.open("a") as out:
+                for future in as_completed(futures):
+                    record = {"seed": futures[future], **future.result().__dict__}
+                    out.write(json.dumps(record) + "\n")
+                    out.flush()
         return [future.result() for future in futures]
 
 
@@ -30,7 +46,8 @@ def totals(verdicts: list[Verdict]) -> str:
     return (
         f"{len(verdicts)} trials, {dup} duplicates, {lost} lost "
         f"({sum(v.twin_copies for v in verdicts)} beside a twin, "
-        f"{sum(v.rewrites for v in verdicts)} rewrites, {sum(v.review for v in verdicts)} in review)"
+        f"{sum(v.rewrites for v in verdicts)} rewrites, {sum(v.review for v in verdicts)} in review, "
+        f"{sum(v.reauthorised for v in verdicts)} Outreach re-authorisations)"
     )
 
 
@@ -42,10 +59,17 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--parallel", type=int, default=3)
     parser.add_argument("--database-url", help="PostgreSQL server (a database per trial)")
+    parser.add_argument("--log", type=Path, help="append one JSON line per finished trial")
     args = parser.parse_args()
     started = time.monotonic()
     verdicts = run_many(
-        args.trials, args.seed, args.calls, args.rounds, args.parallel, args.database_url
+        args.trials,
+        args.seed,
+        args.calls,
+        args.rounds,
+        args.parallel,
+        args.database_url,
+        args.log,
     )
     for n, verdict in enumerate(verdicts):
         for line in verdict.details:

@@ -230,7 +230,14 @@ class OutreachEmulator(Emulator):
             self.tokens.install_refresh_token(
                 self.DEMO_REFRESH_TOKEN, user, DEFAULT_SCOPE, expires=False
             )
+            self.state.set_meta("outreach.demo_user", str(user))
             self.state.set_meta("outreach.seeded", "1")
+
+    def reauthorise(self, token: str) -> None:
+        """The admin consents again after the refresh chain broke (a rotated token's answer was
+        lost): ``token`` becomes a valid refresh token for the seeded user."""
+        user = int(self.state.get_meta("outreach.demo_user") or 1)
+        self.tokens.install_refresh_token(token, user, DEFAULT_SCOPE, expires=False)
 
     def issue_authorization_code(
         self, user_id: int, scope: str = DEFAULT_SCOPE, redirect_uri: str | None = None
