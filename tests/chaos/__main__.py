@@ -7,9 +7,9 @@ time; the callsync processes they start do the work.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
-import json
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
