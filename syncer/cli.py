@@ -221,7 +221,7 @@ def _sync(config_path: Path, names: tuple[str, ...], *, push: bool) -> None:
         engine.dispose()
     for name, result in report.pulls.items():
         text = _summary(result) if isinstance(result, PullResult) else f"failed: {result}"
-        click.echo(f"{name}: {text}", err=isinstance(result, str))
+        click.echo(f"{name}: {text}", err=not (isinstance(result, PullResult) and result.ok))
     for route, targets in report.pushes.items():
         for target, stats in targets.items():
             click.echo(f"route {route} => {target}: {_push_summary(stats)}", err=bool(stats.error))

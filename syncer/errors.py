@@ -9,6 +9,7 @@
     ├── AmbiguousWriteError   a create may have happened: look it up by marker, never resend
     ├── UnsettledWriteError   the marker look-up cannot tell whether it happened: ask a person
     └── TransientError        try again on a later run; the cursor stays where it is
+        ├── VendorUnreachableError  connections refused again and again: this run gives up
         ├── RateLimitedError  the vendor (or our own pacing) asks for a wait longer than we allow
         └── BudgetExhaustedError  the configured share of a daily budget is spent
 """
@@ -59,6 +60,11 @@ class UnsettledWriteError(CallsyncError):
 
 class TransientError(CallsyncError):
     """Nothing is wrong with the data; the run should end cleanly and retry later."""
+
+
+class VendorUnreachableError(TransientError):
+    """The vendor refused (or never accepted) several connections in a row: nothing was sent,
+    and every further request of this connection in this run fails at once (an open circuit)."""
 
 
 class RateLimitedError(TransientError):

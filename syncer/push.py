@@ -49,7 +49,13 @@ from sqlalchemy.engine import Engine
 
 from connectors.base import CannotUpdate, Connector, Parked, Resolved, WriteOptions
 from syncer.config import RouteConfig, RouteFilters
-from syncer.errors import AmbiguousWriteError, UnsettledWriteError, VendorError
+from syncer.errors import (
+    AmbiguousWriteError,
+    AuthError,
+    UnsettledWriteError,
+    VendorError,
+    VendorUnreachableError,
+)
 from syncer.http.retry import answer_is_ambiguous
 from syncer.model import Call
 from syncer.pull import WORKER_ID
@@ -259,6 +265,8 @@ class Pusher:
         """The target's ids for the call, or None (parked or refused: recorded, nothing sent)."""
         try:
             resolved = self.target.resolve(call, self.options)
+        except AuthError:
+            raise  # the credentials are refused: every other call would be refused too
         except VendorError as error:
             self._settle(call, link, FAILED, f"{self.target.kind} look-up failed: {error.message}")
             return None
@@ -276,6 +284,13 @@ class Pusher:
         except AmbiguousWriteError as error:
             self._in_doubt(call, str(error), failures)
             return
+        except VendorUnreachableError as error:
+            # Refused before anything was sent: no look-up needed, and the target stops here.
+            self._record(call, FAILED, f"not sent: {error}", failures)
+            raise
+        except AuthError as error:
+            self._record(call, FAILED, f"not sent: {error}", failures)
+            raise
         except VendorError as error:
             if answer_is_ambiguous(error.status):  # whatever the connector called it
                 self._in_doubt(call, str(error), failures)
@@ -304,6 +319,8 @@ class Pusher:
     def _settle_doubt(self, call: Call, link: Any) -> None:
         try:
             found = self.target.find_by_marker(call.call_uid, call)
+        except AuthError:
+            raise
         except UnsettledWriteError as error:
             evidence = {**(link.evidence or {}), "lookup": str(error), **error.evidence}
             self._record(call, NEEDS_REVIEW, str(error), 1, evidence=evidence)
@@ -333,6 +350,8 @@ class Pusher:
         except CannotUpdate as cannot:
             self._cannot_update(call, link, cannot)
             return
+        except AuthError:
+            raise
         except (VendorError, AmbiguousWriteError) as error:
             # The record exists: the next attempt updates it again, it never creates another.
             self._record(call, FAILED, f"update failed: {error}", _failures(link))
@@ -447,11 +466,16 @@ def push_route(
     source: Connector | None = None,
     matching: Tolerances | None = None,
     stop: threading.Event | None = None,
+    deferred: dict[str, str] | None = None,
 ) -> dict[str, PushStats]:
     """Write the route's calls into each of its targets, each on its own: a target that fails
-    (a vendor outage, an unexpected error) is recorded in its stats and the others go on."""
+    (a vendor outage, an unexpected error) is recorded in its stats and the others go on.
+    ``deferred``: targets not to write into in this run, with why (their read failed)."""
     results: dict[str, PushStats] = {}
     for name in route.targets:
+        if deferred and name in deferred:
+            results[name] = PushStats(error=f"deferred: its pull failed ({deferred[name]})")
+            continue
         pusher = Pusher(engine, route, targets[name], source, matching or Tolerances())
         try:
             results[name] = pusher.run(stop)

@@ -30,12 +30,23 @@ class SyncReport:
 
     @property
     def failed(self) -> bool:
-        """Whether some part did not run through: a pull failed, or a target's push stopped
-        early (an outage, an unexpected error). A target skipped because another run was
-        writing into it is not a failure: that run does the work."""
-        if any(isinstance(result, str) for result in self.pulls.values()):
-            return True
-        return any(stats.error for targets in self.pushes.values() for stats in targets.values())
+        """Whether some part did not run through: a pull failed or stopped early (a vendor
+        unreachable, credentials refused), or a target's push stopped early or was deferred.
+        A target skipped because another run was writing into it is not a failure: that run
+        does the work. This decides the exit code (``callsync`` exits 1)."""
+        return bool(self.failed_pulls()) or any(
+            stats.error for targets in self.pushes.values() for stats in targets.values()
+        )
+
+    def failed_pulls(self) -> dict[str, str]:
+        """connection -> why its pull did not run through."""
+        failed = {}
+        for name, result in self.pulls.items():
+            if isinstance(result, str):
+                failed[name] = result
+            elif result.error is not None:
+                failed[name] = result.error
+        return failed
 
 
 @contextmanager
@@ -77,6 +88,9 @@ def sync_once(
             report.pulls[name] = f"{type(error).__name__}: {error}"
     if not push:
         return report
+    # Twin matching needs the target's fresh state: a target whose read failed in this run
+    # is not written into (its writes wait for the next run that reads it).
+    unread = report.failed_pulls()
     for index, route in enumerate(config.routes):
         key = f"{route.source} -> {', '.join(route.targets)}"
         report.pushes[f"{index}: {key}"] = push_route(
@@ -86,5 +100,6 @@ def sync_once(
             source=connectors[route.source],
             matching=matching_of(config),
             stop=stop,
+            deferred={name: unread[name] for name in route.targets if name in unread},
         )
     return report

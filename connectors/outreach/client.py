@@ -46,9 +46,9 @@ TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a secret
 MEDIA_TYPE = "application/vnd.api+json"
 HOURLY_LIMIT = 10_000  # requests per user per hour (doc §2.10)
 # Requests that may go at once after a quiet spell. The limit is counted per hour (doc §2.10),
-# so a burst of 200 on top of an hour at the paced rate still fits the share; the vendor's
+# so a burst of 50 on top of an hour at the paced rate still fits the share; the vendor's
 # X-RateLimit-Remaining hints slow callsync further when other tools spend the same user.
-BURST = 200
+BURST = 50
 DEFAULT_TOKEN_SECONDS = 7200  # doc §2.2, used when a token answer omits expires_in
 MALFORMED_ATTEMPTS = 3  # a 200 whose body is not a JSON:API document is asked for again
 _EPOCH_FLOOR = 1_000_000_000  # a Reset below this is a delta in seconds, not an epoch

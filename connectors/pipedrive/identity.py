@@ -32,7 +32,7 @@ import structlog
 from connectors.base import IdentityCache, JsonDict, Parked, Resolved, WriteOptions
 from connectors.pipedrive.client import ACTIVITIES, PipedriveClient, credential_key
 from connectors.pipedrive.settings import PipedriveSettings
-from syncer.errors import AmbiguousWriteError, VendorError
+from syncer.errors import AmbiguousWriteError, AuthError, VendorError
 from syncer.model import Call, Direction, PhoneNumber
 
 log = structlog.get_logger("callsync.pipedrive")
@@ -261,6 +261,8 @@ class Resolver:
         except AmbiguousWriteError:
             return Parked(f"creating the Pipedrive person for {label} may have happened; "
                           "it is searched for again on the next attempt")  # fmt: skip
+        except AuthError:
+            raise
         except VendorError as error:
             return Parked(f"Pipedrive refused to create a person for {label}: {error.message}")
         person = Person(int(data["id"]), (email,) if email else (), data.get("org_id"))

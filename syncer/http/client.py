@@ -15,14 +15,24 @@ from typing import Any
 import httpx
 import structlog
 
-from syncer.errors import AmbiguousWriteError, RateLimitedError, VendorError
+from syncer.errors import (
+    AmbiguousWriteError,
+    AuthError,
+    RateLimitedError,
+    VendorError,
+    VendorUnreachableError,
+)
 from syncer.http.ratelimit import HintParser, Pacer, RateLimitHint, draft_hint, parse_retry_after
 from syncer.http.retry import RETRY_STATUSES, SAFE_FOR_WRITES, RetryPolicy, answer_is_ambiguous
 
 log = structlog.get_logger("callsync.http")
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# A vendor that does not accept a connection within 5 s is down or unreachable for this run.
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+# Connects refused or timed out in a row (across requests) before the circuit opens.
+REFUSED_CONNECTS_TO_GIVE_UP = 3
+AUTH_STATUSES = frozenset({401, 403})
 DEFAULT_LIMITS = httpx.Limits(max_connections=10, max_keepalive_connections=5)
 
 
@@ -47,6 +57,9 @@ class VendorClient:
     sleep: Callable[[float], None] = time.sleep
     timeout: httpx.Timeout = field(default_factory=lambda: DEFAULT_TIMEOUT)
     _client: httpx.Client = field(init=False, repr=False)
+    _refused: int = field(default=0, init=False, repr=False)  # connects failed in a row
+    # Why every further request of this run fails at once (credentials rejected, circuit open).
+    _given_up: Exception | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._client = httpx.Client(
@@ -86,6 +99,8 @@ class VendorClient:
         method = method.upper()
         safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         path = httpx.URL(url).path or url
+        if self._given_up is not None:
+            raise self._given_up
         for attempt in range(1, self.policy.max_attempts + 1):
             self.pacer.acquire(self.cost(method, path))
             response = self._send(method, url, safe, attempt, kwargs)
@@ -101,6 +116,8 @@ class VendorClient:
                 raise AmbiguousWriteError(
                     f"{self.vendor} {method} {path}: answered {response.status_code}"
                 )
+            if response.status_code in AUTH_STATUSES:
+                raise self._rejected(response)
             if not self._retryable(response, safe, attempt):
                 raise VendorError(
                     self.vendor, response.status_code, _excerpt(response), response.text
@@ -112,9 +129,16 @@ class VendorClient:
         self, method: str, url: str, safe: bool, attempt: int, kwargs: dict[str, Any]
     ) -> httpx.Response | None:
         try:
-            return self._client.request(method, url, **kwargs)
+            response = self._client.request(method, url, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing reached the vendor: resending is safe even for a create.
+            self._refused += 1
+            if self._refused >= REFUSED_CONNECTS_TO_GIVE_UP:
+                self._given_up = VendorUnreachableError(
+                    f"{self.vendor} at {self.base_url}: {self._refused} connections in a row "
+                    f"failed ({type(exc).__name__}); giving up on it for this run"
+                )
+                raise self._given_up from exc
             self._transport_failure(exc, attempt, method, url)
         except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
             if not safe:
@@ -122,7 +146,21 @@ class VendorClient:
                     f"{self.vendor} {method} {httpx.URL(url).path}: {type(exc).__name__}"
                 ) from exc
             self._transport_failure(exc, attempt, method, url)
+        else:
+            self._refused = 0
+            return response
         return None
+
+    def _rejected(self, response: httpx.Response) -> AuthError:
+        """401: the credentials are wrong (after the one refresh an OAuth auth flow makes), so
+        every further request of this run is refused at once. 403 may be one endpoint's scope
+        or one record's permission: raised, and the caller decides what it stops."""
+        status = response.status_code
+        what = "credentials rejected" if status == 401 else "not allowed"
+        error = AuthError(self.vendor, status, f"{what}: {_excerpt(response)}", response.text)
+        if status == 401:
+            self._given_up = error
+        return error
 
     def _transport_failure(self, exc: Exception, attempt: int, method: str, url: str) -> None:
         if attempt >= self.policy.max_attempts:

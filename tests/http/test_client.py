@@ -192,3 +192,64 @@ def test_a_refused_connect_is_resent_even_for_a_create():
     handler, calls = scripted(httpx.ConnectTimeout("no route"), httpx.Response(201))
     assert client_for(handler, fake).request("POST", "/calls", json={}).status_code == 201
     assert len(calls) == 2
+
+
+# --- honest failures (issue 9): credentials refused and vendors unreachable stop at once -------
+
+
+def test_a_401_is_fatal_for_the_rest_of_the_run():
+    from syncer.errors import AuthError
+
+    fake = FakeTime()
+    handler, calls = scripted(httpx.Response(401, json={"error": "bad key"}))
+    client = client_for(handler, fake)
+    with pytest.raises(AuthError) as first:
+        client.request("GET", "/users")
+    assert "credentials rejected" in str(first.value)
+    with pytest.raises(AuthError):
+        client.request("GET", "/calls")  # refused at once, nothing sent
+    assert len(calls) == 1
+
+
+def test_a_403_is_raised_but_the_next_endpoint_is_still_tried():
+    from syncer.errors import AuthError
+
+    fake = FakeTime()
+    handler, calls = scripted(httpx.Response(403, json={"error": "scope"}), httpx.Response(200))
+    client = client_for(handler, fake)
+    with pytest.raises(AuthError):
+        client.request("GET", "/users")
+    assert client.request("GET", "/calls").status_code == 200
+    assert len(calls) == 2
+
+
+def test_a_vendor_refusing_connections_is_given_up_on_after_three_tries():
+    from syncer.errors import VendorUnreachableError
+
+    fake = FakeTime()
+    refused = [httpx.ConnectError("refused") for _ in range(10)]
+    handler, calls = scripted(*refused)
+    client = client_for(handler, fake)
+    with pytest.raises(VendorUnreachableError) as given_up:
+        client.request("GET", "/calls")
+    assert "3 connections in a row" in str(given_up.value)
+    with pytest.raises(VendorUnreachableError):
+        client.request("POST", "/calls", json={})  # open circuit: nothing sent
+    assert len(calls) == 3
+    assert sum(fake.sleeps) < 10
+
+
+def test_a_refused_connect_then_an_answer_closes_the_count_again():
+    fake = FakeTime()
+    handler, calls = scripted(
+        httpx.ConnectError("refused"),
+        httpx.ConnectError("refused"),
+        httpx.Response(200),
+        httpx.ConnectError("refused"),
+        httpx.ConnectError("refused"),
+        httpx.Response(200),
+    )
+    client = client_for(handler, fake)
+    assert client.request("GET", "/a").status_code == 200
+    assert client.request("GET", "/b").status_code == 200
+    assert len(calls) == 6
