@@ -19,7 +19,7 @@ def _closed_port() -> int:
 
 def test_a_sync_that_reached_no_vendor_exits_1_and_names_each_one(tmp_path):
     url = f"http://127.0.0.1:{_closed_port()}"
-    env = {variable: url for variable in VARIABLES}
+    env = dict.fromkeys(VARIABLES, url)
     env["CALLSYNC_DATABASE_URL"] = f"sqlite:///{tmp_path / 'callsync.db'}"
     started = time.monotonic()
     result = callsync("sync", "--config", str(EXAMPLE), cwd=tmp_path, env=env)
