@@ -58,6 +58,7 @@ class StreamStats:
 class PullResult:
     streams: dict[str, StreamStats] = field(default_factory=dict)
     error: str | None = None
+    busy: bool = False  # another worker holds a stream's lease: that worker does the work
     duplicates: int = 0  # new duplicate pairs found (a hand-logged call beside a copy)
 
     @property
@@ -217,6 +218,9 @@ def pull(
             if stop is not None and stop.is_set():
                 status = "aborted"
                 break
+    except LeaseLostError as error:
+        status, result.busy = "busy", True
+        log.info("pull.busy", connection=name, reason=str(error))
     except TransientError as error:
         status, result.error = "aborted", str(error)
         log.warning("pull.aborted", connection=name, error=str(error))
