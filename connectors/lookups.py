@@ -46,7 +46,7 @@ class Lookup(Generic[T]):
         value = self.get()
         if self._error is not None:
             raise self._error
-        assert value is not None  # noqa: S101 - _load sets one of the two
+        assert value is not None  # _load sets one of the two
         return value
 
     @property

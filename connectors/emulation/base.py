@@ -144,6 +144,9 @@ class Emulator(abc.ABC):
             if fault.kind is FaultKind.SERVER_ERROR:
                 status = fault.status or 500
                 return self.render_error(ApiError(status, "server_error", "Internal error"))
+            if fault.kind is FaultKind.REFUSED:
+                status = fault.status or 404
+                return self.render_error(ApiError(status, "refused", "Refused (injected fault)"))
             if fault.kind is FaultKind.EXPIRE_TOKEN:
                 self.expire_tokens()
         return None
