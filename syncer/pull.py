@@ -109,9 +109,7 @@ def commit_page(
     copies = _copies(conn, name, changed)
     repo.upsert_calls(conn, [c for c in changed if c.source.external_id not in copies])
     incomplete = _incomplete(connector, changed)
-    repo.upsert_source_records(
-        conn, changed, hashes=hashes, owners=copies, incomplete=incomplete
-    )
+    repo.upsert_source_records(conn, changed, hashes=hashes, owners=copies, incomplete=incomplete)
     unchanged = [c for c in calls if c.source.external_id not in changed_ids]
     # A record that fails to map was still seen: a sweep must not take it for deleted.
     repo.touch_source_records(
