@@ -242,6 +242,11 @@ class Connector(abc.ABC):
     def record_key(self, record: JsonDict) -> str:
         """A stable name for ``record`` (its vendor id), even when it cannot be mapped."""
 
+    def incomplete(self, record: JsonDict) -> str | None:
+        """Why the call ``to_call`` just made of ``record`` lacks a label that a failed look-up
+        would have given (None: complete). The engine re-maps such records on later pulls."""
+        return None
+
     def check(self) -> None:  # noqa: B027 - optional: not every vendor has a cheap probe
         """Verify the credentials with the cheapest request the vendor offers."""
 

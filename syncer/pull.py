@@ -1,7 +1,8 @@
 """Pulling: stream a connector's pages into the store, one transaction per page.
 
 Per page, in one transaction: map every record (failures go to quarantine with their reason,
-the rest of the page goes on), store the changed calls and raw payloads, touch the unchanged
+the rest of the page goes on), store the changed calls and raw payloads (marked incomplete
+where a label look-up failed: :func:`relabel` re-maps those on later pulls), touch the unchanged
 ones, tombstone deletions, store connector state, and advance the cursor. A crash between
 pages re-reads at most one page; the cursor never passes data that is not stored.
 
@@ -33,6 +34,8 @@ from syncer.store.twins import Tolerances
 log = structlog.get_logger("callsync.pull")
 
 LEASE_TTL = timedelta(minutes=10)
+RELABEL_BATCH = 1000  # incomplete calls re-mapped per pull at most (a backlog takes runs)
+RELABEL_PAGE = 100  # ... per transaction
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
@@ -105,7 +108,8 @@ def commit_page(
     changed_ids = {call.source.external_id for call in changed}
     copies = _copies(conn, name, changed)
     repo.upsert_calls(conn, [c for c in changed if c.source.external_id not in copies])
-    repo.upsert_source_records(conn, changed, hashes=hashes, owners=copies)
+    incomplete = _incomplete(connector, changed)
+    repo.upsert_source_records(conn, changed, hashes=hashes, owners=copies, incomplete=incomplete)
     unchanged = [c for c in calls if c.source.external_id not in changed_ids]
     # A record that fails to map was still seen: a sweep must not take it for deleted.
     repo.touch_source_records(
@@ -133,6 +137,54 @@ def commit_page(
     stats.stored += len(changed)
     stats.unchanged += len(unchanged)
     stats.quarantined += len(failed)
+
+
+def _incomplete(connector: Connector, calls: Sequence[Call]) -> dict[str, str]:
+    """external id -> why the call lacks a label a failed look-up should have given."""
+    reasons = {c.source.external_id: connector.incomplete(c.raw) for c in calls}
+    return {external_id: reason for external_id, reason in reasons.items() if reason}
+
+
+def relabel(engine: Engine, connector: Connector, limit: int = RELABEL_BATCH) -> int:
+    """Re-map calls stored incomplete (a label look-up failed when they were read) from their
+    stored raw payloads; returns how many are complete now.
+
+    This is where "retry later" comes from: the cursor moved past those calls (the read must
+    not stall on a broken directory endpoint), so no re-read would find them again; their raw
+    payload is all re-mapping needs once the look-up answers (a later run: connectors fetch
+    their labels once per instance). Up to ``limit`` records per run, in one transaction per
+    page; a record a pull stored again meanwhile is left to that pull's own mark.
+    """
+    name = connector.context.name
+    with engine.connect() as conn:
+        pending = repo.incomplete_records(conn, name, limit)
+    fixed = 0
+    for start in range(0, len(pending), RELABEL_PAGE):
+        with engine.begin() as conn:
+            fixed += _relabel_page(conn, connector, pending[start : start + RELABEL_PAGE])
+    if fixed:
+        log.info("pull.relabelled", connection=name, calls=fixed, left=len(pending) - fixed)
+    return fixed
+
+
+def _relabel_page(
+    conn: Connection, connector: Connector, records: Sequence[repo.IncompleteRecord]
+) -> int:
+    name = connector.context.name
+    by_id = {record.external_id: record for record in records}
+    calls, _unmappable = map_records(connector, [record.raw for record in records])
+    fixed = 0
+    for call in calls:
+        record = by_id.get(call.source.external_id)
+        reason = connector.incomplete(call.raw)
+        if record is None or reason is not None:
+            continue  # still missing its label (the look-up failed again): next run
+        if not repo.settle_incomplete(conn, name, record, None):
+            continue  # a pull stored a newer payload meanwhile
+        if record.call_uid == call.call_uid:  # not a copy filed under another call
+            repo.upsert_calls(conn, [call.model_copy(update={"deleted_at": record.deleted_at})])
+        fixed += 1
+    return fixed
 
 
 def _copies(conn: Connection, connection: str, calls: Sequence[Call]) -> dict[str, str]:
@@ -218,6 +270,8 @@ def pull(
             if stop is not None and stop.is_set():
                 status = "aborted"
                 break
+        else:
+            relabel(engine, connector)
     except LeaseLostError as error:
         status, result.busy = "busy", True
         log.info("pull.busy", connection=name, reason=str(error))

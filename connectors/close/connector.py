@@ -17,8 +17,11 @@ So the connector reads two streams with separate cursors (§1.9):
     Idle poll: one request per action (3).
 
 Records map through ``records.py``; labels of custom outcomes (``outcome_id``) come from
-``GET /outcome/`` once per connector instance, fetched before the first page that has calls
-(idle polls never fetch them). HTTP, auth and rate limits: ``client.py``.
+``GET /outcome/`` and reps' e-mails from ``GET /user/``, each once per connector instance,
+fetched before the first page that has calls (idle polls never fetch them). Either failing
+(404, 5xx, ...) never stops the read: calls are mapped without that label and reported
+``incomplete``, and the engine re-maps their stored payloads on a later run
+(``connectors/lookups.py``, ``syncer.pull.relabel``). HTTP, auth and rate limits: ``client.py``.
 
 Writing (issue 5): ``resolution.py`` + ``identity.py`` find the user, lead and contact (cached
 in ``context.identities``), ``outbound.py`` builds the ``POST /activity/call/`` body and
@@ -28,6 +31,7 @@ in ``context.identities``), ``outbound.py`` builds the ``POST /activity/call/`` 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from connectors.base import (
     AccountLabel,
@@ -50,7 +54,16 @@ from connectors.close.identity import Directory
 from connectors.close.resolution import Resolver
 from connectors.close.settings import CloseSettings
 from connectors.close.writer import CallWriter
+from connectors.lookups import Lookup
 from syncer.model import Call
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """The account's custom outcomes (``GET /outcome/``) and their names by id."""
+
+    records: list[JsonDict]
+    names: dict[str, str]
 
 
 class CloseConnector(Connector):
@@ -64,11 +77,10 @@ class CloseConnector(Connector):
             raise TypeError(f"close needs CloseSettings, got {type(context.settings).__name__}")
         self.settings = context.settings
         self.api = CloseApi(context, self.settings)
-        self._user_emails: dict[str, str] | None = None
-        self._outcomes: dict[str, str] | None = None
+        self._users = Lookup("GET /user/", self._fetch_user_emails)
+        self._outcomes = Lookup("GET /outcome/", self._fetch_outcomes)
         self._calls = CallsStream(self.api, self.settings, context.clock, context.state)
         self._events = EventStream(self.api, self.settings, context.clock, context.state)
-        self._outcome_records: list[JsonDict] | None = None
         directory = Directory(
             self.api, context.identities, context.clock, self.settings.identity_miss_seconds
         )
@@ -87,23 +99,21 @@ class CloseConnector(Connector):
         return self._labelled(pages)
 
     def _labelled(self, pages: Iterator[Page]) -> Iterator[Page]:
-        # Fetch outcome labels before the engine maps the first calls (not inside to_call,
-        # where a vendor error would look like a mapping failure).
+        # Fetch outcome labels before the engine maps the first calls (users are fetched by the
+        # first to_call); a failed look-up only degrades labels.
         for page in pages:
             if page.records:
-                self.outcome_labels()
+                self._outcomes.get()
             yield page
 
     def outcome_labels(self) -> dict[str, str]:
-        """Outcome names by id, fetched once per connector instance (§1.7)."""
-        if self._outcomes is None:
-            self._outcomes = {str(o["id"]): str(o.get("name") or "") for o in self._all_outcomes()}
-        return self._outcomes
+        """Outcome names by id, fetched once per connector instance (§1.7); the write path's
+        view, which raises what ``GET /outcome/`` met when it failed."""
+        return self._outcomes.require().names
 
-    def _all_outcomes(self) -> list[JsonDict]:
-        if self._outcome_records is None:
-            self._outcome_records = [o for o in self.api.outcome_records() if o.get("id")]
-        return self._outcome_records
+    def _fetch_outcomes(self) -> Outcomes:
+        found = [o for o in self.api.outcome_records() if o.get("id")]
+        return Outcomes(found, {str(o["id"]): str(o.get("name") or "") for o in found})
 
     def _outcome_ids(self) -> dict[str, str]:
         """Outcome ids by name (case and spacing ignored), for setting ``outcomes``."""
@@ -113,24 +123,33 @@ class CloseConnector(Connector):
         }
 
     def to_call(self, record: JsonDict) -> Call:
+        outcomes = self._outcomes.get()
         return records.to_call(
             record,
             connection=self.context.name,
             table=self.context.table,
             region=self.context.phone_region,
-            outcomes=self.outcome_labels(),
-            user_emails=self.user_emails(),
+            outcomes={} if outcomes is None else outcomes.names,
+            user_emails=self._users.get() or {},
         )
 
-    def user_emails(self) -> dict[str, str]:
-        """User id -> email, fetched once per connector (calls name users by id only)."""
-        if self._user_emails is None:
-            self._user_emails = {
-                str(user["id"]): str(user["email"]).strip().lower()
-                for user in self.api.users()
-                if user.get("id") and user.get("email")
-            }
-        return self._user_emails
+    def incomplete(self, record: JsonDict) -> str | None:
+        """A call naming a user or custom outcome whose look-up failed this run lacks the
+        rep's e-mail or the outcome's label (and the outcome it refines)."""
+        missing = [
+            lookup.failure
+            for key, lookup in (("user_id", self._users), ("outcome_id", self._outcomes))
+            if record.get(key) and lookup.get() is None
+        ]
+        return "; ".join(reason for reason in missing if reason) or None
+
+    def _fetch_user_emails(self) -> dict[str, str]:
+        """User id -> email (calls name users by id only)."""
+        return {
+            str(user["id"]): str(user["email"]).strip().lower()
+            for user in self.api.users()
+            if user.get("id") and user.get("email")
+        }
 
     def record_key(self, record: JsonDict) -> str:
         return records.record_key(record)
@@ -165,5 +184,5 @@ class CloseConnector(Connector):
         enum (mappings/close.yaml), not account data."""
         return [
             AccountLabel("outcome", str(o["id"]), str(o.get("name") or ""), o.get("type"))
-            for o in self._all_outcomes()
+            for o in self._outcomes.require().records
         ]

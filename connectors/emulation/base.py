@@ -1,8 +1,10 @@
 """The emulator base class: one request pipeline shared by all four vendors.
 
 Pipeline for every request: scripted/random faults -> vendor authentication -> vendor rate
-limits -> route handler -> response faults. Each step that fails answers in the vendor's own
-error shape (``render_error``), so connectors see exactly what the real API would send.
+limits -> route handler -> response faults; then seeded media paths in JSON answers become URLs
+on the emulator's own base URL (``media``), which serves them (``GET /recordings/...``).
+Each step that fails answers in the vendor's own error shape (``render_error``), so connectors
+see exactly what the real API would send.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from connectors.emulation import media
 from connectors.emulation.clock import Clock, SystemClock
 from connectors.emulation.faults import FaultKind, FaultPlan, ScriptedFault
 from connectors.emulation.http import EmuRequest, EmuResponse, Route, Router, TransportFault
@@ -69,6 +72,7 @@ class Emulator(abc.ABC):
         self.stats = RequestStats()
         self.router = Router()
         self.register_routes(self.router)
+        self.router.add("GET", media.ROUTE, media.serve_recording, public=True)
 
     # --- what a vendor defines -------------------------------------------------------------
 
@@ -109,6 +113,8 @@ class Emulator(abc.ABC):
         self.stats.by_route[f"{request.method} {route.name if route else request.path}"] += 1
         response = self._answer(request, route, params, path_known)
         self.stats.statuses[response.status] += 1
+        if "json" in response.headers.get("content-type", ""):
+            response.body = media.resolve_paths(response.body, request.base_url)
         return response
 
     def _answer(
@@ -124,8 +130,9 @@ class Emulator(abc.ABC):
         try:
             if route is None:
                 raise ApiError(405 if path_known else 404, "not_found", "No such endpoint")
-            caller = self.authenticate(request, route)
-            extra_headers = self.admit(request, route, caller)
+            if not route.public:
+                caller = self.authenticate(request, route)
+                extra_headers = self.admit(request, route, caller)
             response = route.handler(request, params)
         except ApiError as error:
             # Rate-limit headers of an admitted request belong on its error answer too.
@@ -144,6 +151,9 @@ class Emulator(abc.ABC):
             if fault.kind is FaultKind.SERVER_ERROR:
                 status = fault.status or 500
                 return self.render_error(ApiError(status, "server_error", "Internal error"))
+            if fault.kind is FaultKind.REFUSED:
+                status = fault.status or 404
+                return self.render_error(ApiError(status, "refused", "Refused (injected fault)"))
             if fault.kind is FaultKind.EXPIRE_TOKEN:
                 self.expire_tokens()
         return None

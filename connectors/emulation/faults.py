@@ -16,6 +16,7 @@ from enum import Enum
 class FaultKind(Enum):
     RATE_LIMIT = "429"
     SERVER_ERROR = "5xx"
+    REFUSED = "4xx"  # a client-error answer (``status``, default 404): an endpoint gone or refusing
     LATENCY = "latency"
     TIMEOUT = "timeout"
     DROP = "drop"  # connection dropped before the request is handled
@@ -31,7 +32,7 @@ class ScriptedFault:
     path: str | None = None  # a regular expression matched against the request path
     skip: int = 0  # let this many matching requests through first
     times: int = 1
-    status: int | None = None  # for SERVER_ERROR: 500, 502, 503 or 504
+    status: int | None = None  # SERVER_ERROR: 500, 502, 503 or 504; REFUSED: e.g. 404, 400
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method.upper() != method:

@@ -106,6 +106,7 @@ class Route:
     pattern: re.Pattern[str]
     name: str
     handler: Handler
+    public: bool = False  # served without credentials or rate limits (media links)
 
 
 class Router:
@@ -114,14 +115,22 @@ class Router:
     def __init__(self) -> None:
         self._routes: list[Route] = []
 
-    def add(self, method: str, template: str, handler: Handler, name: str | None = None) -> None:
+    def add(
+        self,
+        method: str,
+        template: str,
+        handler: Handler,
+        name: str | None = None,
+        *,
+        public: bool = False,
+    ) -> None:
         regex = re.sub(
             r"\{(\w+)\}",
             r"(?P<\1>[^/]+)",
             re.escape(template).replace(r"\{", "{").replace(r"\}", "}"),
         )
         self._routes.append(
-            Route(method.upper(), re.compile(f"^{regex}$"), name or template, handler)
+            Route(method.upper(), re.compile(f"^{regex}$"), name or template, handler, public)
         )
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:

@@ -97,15 +97,19 @@ def upsert_source_records(
     now: datetime | None = None,
     hashes: Mapping[str, str] | None = None,
     owners: Mapping[str, str] | None = None,
+    incomplete: Mapping[str, str] | None = None,
 ) -> int:
     """Keep each call's raw vendor payload and its hash beside the canonical row.
 
     ``hashes`` (external id -> :func:`raw_hash`) saves hashing payloads a second time;
-    ``owners`` (external id -> call_uid) files records callsync wrote under the call they copy.
+    ``owners`` (external id -> call_uid) files records callsync wrote under the call they copy;
+    ``incomplete`` (external id -> reason) marks calls mapped without a label a failed look-up
+    should have given (every other record stored here is complete).
     """
     stamp = now or _now()
     known = hashes or {}
     owner_of = owners or {}
+    missing = incomplete or {}
     rows = [
         {
             "connection": call.source.connection,
@@ -118,6 +122,7 @@ def upsert_source_records(
             "deleted_at": call.deleted_at,
             "first_seen_at": stamp,
             "last_seen_at": stamp,
+            "incomplete": missing.get(call.source.external_id),
         }
         for call in calls
     ]
@@ -132,16 +137,62 @@ def upsert_source_records(
 def changed_calls(
     conn: Connection, connection: str, calls: Sequence[Call], hashes: Mapping[str, str]
 ) -> list[Call]:
-    """The calls whose raw payload differs from what is stored (new ones included);
-    ``hashes`` maps each call's external id to :func:`raw_hash` of its payload."""
+    """The calls whose raw payload differs from what is stored (new ones included), and those
+    stored incomplete (read again, they are mapped again); ``hashes`` maps each call's
+    external id to :func:`raw_hash` of its payload."""
     if not calls:
         return []
     stmt = sa.select(sources_t.c.external_id, sources_t.c.content_hash).where(
         sources_t.c.connection == connection,
         sources_t.c.external_id.in_([call.source.external_id for call in calls]),
+        sources_t.c.incomplete.is_(None),
     )
     stored = {row.external_id: row.content_hash for row in conn.execute(stmt)}
     return [c for c in calls if stored.get(c.source.external_id) != hashes[c.source.external_id]]
+
+
+@dataclass(frozen=True)
+class IncompleteRecord:
+    external_id: str
+    call_uid: str
+    raw: dict[str, Any]
+    content_hash: str
+    deleted_at: datetime | None
+
+
+def incomplete_records(conn: Connection, connection: str, limit: int) -> list[IncompleteRecord]:
+    """Up to ``limit`` stored records of ``connection`` mapped without a label (oldest id
+    first, so a long backlog is worked through page by page across runs)."""
+    stmt = (
+        sa.select(sources_t.c.external_id, sources_t.c.call_uid, sources_t.c.raw)
+        .add_columns(sources_t.c.content_hash, sources_t.c.deleted_at)
+        .where(sources_t.c.connection == connection, sources_t.c.incomplete.is_not(None))
+        .order_by(sources_t.c.external_id)
+        .limit(limit)
+    )
+    return [
+        IncompleteRecord(
+            row.external_id, row.call_uid, dict(row.raw), row.content_hash, row.deleted_at
+        )
+        for row in conn.execute(stmt)
+    ]
+
+
+def settle_incomplete(
+    conn: Connection, connection: str, record: IncompleteRecord, reason: str | None
+) -> bool:
+    """Record ``reason`` (None: now complete) for a re-mapped record, unless a pull stored a
+    newer payload meanwhile (that one carries its own mark). True when the row was updated."""
+    stmt = (
+        sources_t.update()
+        .where(
+            sources_t.c.connection == connection,
+            sources_t.c.external_id == record.external_id,
+            sources_t.c.content_hash == record.content_hash,
+        )
+        .values(incomplete=reason)
+    )
+    return conn.execute(stmt).rowcount > 0
 
 
 def touch_source_records(

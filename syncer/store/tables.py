@@ -98,6 +98,9 @@ class SourceRecordRow(Base):
     deleted_at: Mapped[datetime | None]
     first_seen_at: Mapped[datetime] = mapped_column(default=_now)
     last_seen_at: Mapped[datetime] = mapped_column(default=_now)
+    incomplete: Mapped[str | None] = mapped_column(Text)
+    """Why the stored call lacks a label a failed look-up should have given (``Connector.
+    incomplete``); such records are re-mapped from ``raw`` on later pulls until it is None."""
 
 
 class CallLinkRow(Base):

@@ -21,6 +21,7 @@ from connectors.amplemarket.emulator.records import (
 from connectors.amplemarket.emulator.seeding import WorldIds, WorldSeeder
 from connectors.amplemarket.emulator.store import AmplemarketStore, composite, public
 from connectors.emulation import Clock, World, WorldCall
+from connectors.emulation.media import recording_path
 
 EDITABLE_CALL_FIELDS = frozenset({"disposition_id", "notes", "transcription"})
 Doc = dict[str, Any]
@@ -137,9 +138,7 @@ class AmplemarketAdmin:
             disposition=self._disposition(disposition_id),
             direction=direction,
             notes=notes,
-            recording_url=f"https://recordings.amplemarket.example/{call_id}.mp3"
-            if recorded
-            else None,
+            recording_url=recording_path(call_id) if recorded else None,
             recording_bytes=recording_size(duration) if recorded else None,
         )
         self.store.put_call(doc)

@@ -40,6 +40,7 @@ from connectors.amplemarket.emulator.records import (
 )
 from connectors.amplemarket.emulator.store import AmplemarketStore
 from connectors.emulation import World, WorldCall, WorldContact
+from connectors.emulation.media import recording_path
 from connectors.emulation.world import format_phone
 
 DAY_MS = 86_400_000
@@ -227,7 +228,7 @@ class WorldSeeder:
         outbound = call.direction == "outbound"
         recorded = call.has_recording and not external
         call_id = self.ids.call(call)
-        recording_url = f"https://recordings.amplemarket.example/{call_id}.mp3"
+        recording_url = recording_path(call_id)
         return call_document(
             call_id=call_id,
             start_date=iso_second(call.started_at),

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.emulation import World, WorldCall, WorldContact, WorldUser
+from connectors.emulation.media import recording_path
 
 from ._events import EventLog
 from ._people import contact_record, lead_record
@@ -286,10 +287,10 @@ def _media(call_id: str, call: WorldCall, disposition: str, rng: random.Random) 
         "voicemail_duration": None,
     }
     if call.has_recording:
-        media["recording_url"] = f"https://recordings.close-emulator.test/{call_id}.mp3"
+        media["recording_url"] = recording_path(call_id)
         media["recording_transcript"] = _transcript(call, rng)
     if disposition == "vm-left" and call.direction == "inbound":
-        media["voicemail_url"] = f"https://recordings.close-emulator.test/{call_id}-vm.mp3"
+        media["voicemail_url"] = recording_path(f"{call_id}-vm")
         media["voicemail_duration"] = max(3, call.duration - rng.randint(2, 10))
         media["voicemail_transcript"] = _transcript(call, rng, voicemail=True)
     return media

@@ -23,6 +23,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from connectors.emulation.media import recording_path
 from connectors.emulation.world import World, WorldCall, WorldContact, format_phone
 from connectors.outreach.emulator.jsonapi import iso
 from connectors.outreach.emulator.listing import Doc
@@ -70,7 +71,6 @@ OUTCOMES = {
 }
 UNKNOWN_OUTCOME = OutcomeRule("Not Answered", (), None, False)
 TAGS = {"Answered - Interested": ["Interested"], "Meeting Booked": ["Interested", "Meeting Booked"]}
-RECORDINGS = "https://recordings.outreach-demo.test"
 
 
 @dataclass
@@ -179,11 +179,11 @@ def _dialer_attributes(
         "userCallType": "voip" if voip else "bridge",
         "externalVendor": "Twilio" if voip else None, "vendorCallId": f"CA{digest}",
         "uid": f"{digest[:8]}-{ident}-trace", "shouldRecordCall": call.has_recording or voip,
-        "recordingUrl": f"{RECORDINGS}/calls/{ident}.mp3" if call.has_recording else None,
+        "recordingUrl": recording_path(f"call-{ident}") if call.has_recording else None,
         "tags": TAGS.get(disposition or "", []),
     })  # fmt: skip
     if call.direction == "inbound" and call.outcome == "voicemail_left":
-        attributes["voicemailRecordingUrl"] = f"{RECORDINGS}/voicemails/{ident}.mp3"
+        attributes["voicemailRecordingUrl"] = recording_path(f"voicemail-{ident}")
     updated = completed + timedelta(seconds=index % 3)
     if index % 4 == 1:  # the nightly CRM sync touched it
         nightly = completed.replace(hour=23, minute=0, second=0, microsecond=0)
