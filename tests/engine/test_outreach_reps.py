@@ -47,9 +47,11 @@ def test_a_pull_of_outreach_then_a_push_to_close_writes_the_calls(tmp_path: Path
         with connected(config, engine) as live:
             report = sync_once(config, engine, live, pull_names=["outreach"])
         with engine.connect() as conn:
-            reasons = conn.execute(
-                sa.text("SELECT reason FROM call_links WHERE state = 'parked'")
-            ).scalars().all()
+            reasons = (
+                conn.execute(sa.text("SELECT reason FROM call_links WHERE state = 'parked'"))
+                .scalars()
+                .all()
+            )
             uids = conn.execute(sa.text("SELECT call_uid FROM calls")).scalars().all()
             calls = [repo.load_call(conn, uid) for uid in uids]
         engine.dispose()
