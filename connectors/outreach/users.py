@@ -60,9 +60,8 @@ class UserDirectory:
         )
         try:
             for start in range(0, len(unknown), BATCH):
-                self._look_up(unknown[start : start + BATCH])
-                if self._complete:
-                    return
+                if self._look_up(unknown[start : start + BATCH]):
+                    return  # the whole directory is known now
         except (VendorError, TransientError) as error:
             # Degrade: the calls go on without their rep's email; a later run asks again.
             self._failed = True
@@ -72,7 +71,8 @@ class UserDirectory:
         """The user resource of ``ident`` as Outreach sent it, if looked up and found."""
         return None if ident is None else self._users.get(ident)
 
-    def _look_up(self, ids: list[str]) -> None:
+    def _look_up(self, ids: list[str]) -> bool:
+        """Ask for ``ids``; True when the whole directory had to be read instead."""
         try:
             self._keep(self._fetch([("filter[id]", ",".join(ids)), *LIST]))
         except VendorError as error:
@@ -82,10 +82,11 @@ class UserDirectory:
             self._complete = True
         for ident in ids:
             self._users.setdefault(ident, None)
+        return self._complete
 
     def _keep(self, records: Iterator[JsonDict]) -> None:
         for record in records:
-            if isinstance(record, dict) and record.get("id") is not None:
+            if record.get("id") is not None:
                 self._users[str(record["id"])] = record
 
 
