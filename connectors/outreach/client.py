@@ -36,6 +36,7 @@ from connectors.base import ConnectorContext, JsonDict
 from connectors.outreach.settings import OutreachSettings
 from syncer.errors import AmbiguousWriteError, AuthError, TransientError, VendorError
 from syncer.http import RateLimitHint, VendorClient
+from syncer.http.client import Circuit
 from syncer.http.oauth import IssuedToken, RotatingTokenAuth
 from syncer.http.ratelimit import HintParser, first_int
 from syncer.http.retry import RetryPolicy
@@ -115,6 +116,8 @@ class OutreachClient:
             "transport": context.transport,
             "sleep": self._sleep,
             "policy": self._policy,
+            # The token exchange and the requests it serves give up on Outreach together.
+            "circuit": Circuit(),
         }
         self._token_http = VendorClient(**common)
         auth = RotatingTokenAuth(
