@@ -26,7 +26,7 @@ import connectors
 from connectors.base import ConnectionSettings, Interval, WriteOptions
 from syncer.mapping import MappingError, MappingOverrides, load_tables
 from syncer.model import Direction, Outcome
-from syncer.yamlsource import LocatedDocument, Path_, SourceError, load
+from syncer.yamlsource import LocatedDocument, Path_, SourceError, format_path, load
 
 DEFAULT_DATABASE_URL = "sqlite:///callsync.db"
 
@@ -106,6 +106,7 @@ class ConnectionConfig(_Strict):
     # kept out of repr and dumps so a printed config never shows a secret.
     vendor_keys: dict[str, Any] = Field(default_factory=dict, repr=False, exclude=True)
     _settings: ConnectionSettings | None = PrivateAttr(default=None)
+    _origins: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -115,6 +116,11 @@ class ConnectionConfig(_Strict):
         engine = {key: value for key, value in data.items() if key in _ENGINE_KEYS}
         vendor = {key: value for key, value in data.items() if key not in _ENGINE_KEYS}
         return {**engine, "vendor_keys": vendor}
+
+    def origin(self, key: str) -> str | None:
+        """Where the value of vendor key ``key`` comes from, in words an admin acts on:
+        the config key, the file, and the environment variable it names (never the value)."""
+        return self._origins.get(key)
 
     @property
     def settings(self) -> ConnectionSettings:
@@ -164,6 +170,12 @@ def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Calls
     return config
 
 
+def _origin(document: LocatedDocument, path: Path_) -> str:
+    where = f"{format_path(path)} in {document.file}"
+    names = document.references.get(path, ())
+    return f"${{{names[0]}}} ({where})" if len(names) == 1 else where
+
+
 def _locate(document: LocatedDocument, exc: ValidationError, prefix: Path_) -> list[SourceError]:
     problems = []
     for item in exc.errors():
@@ -199,6 +211,7 @@ def _attach_settings(
         connection._settings = model.model_validate(connection.vendor_keys)
     except ValidationError as exc:
         return _locate(document, exc, prefix)
+    connection._origins = {key: _origin(document, (*prefix, key)) for key in connection.vendor_keys}
     if connection.mapping is not None:
         try:
             load_tables()[connection.kind].with_overrides(connection.mapping)

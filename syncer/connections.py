@@ -48,7 +48,9 @@ def build_connector(
     settings = connection.settings
     refresh = getattr(settings, "refresh_token", None)
     tokens = (
-        DatabaseTokenStore(engine, name, refresh.get_secret_value())
+        DatabaseTokenStore(
+            engine, name, refresh.get_secret_value(), connection.origin("refresh_token")
+        )
         if isinstance(refresh, SecretStr)
         else None
     )

@@ -6,6 +6,7 @@
     ├── MappingFailure        one record cannot become a canonical Call: quarantine it, go on
     ├── VendorError           the vendor refused (a 4xx other than 429, or 5xx after retries)
     │   └── AuthError         credentials rejected: stop this connection, tell the admin
+    │       └── RefreshTokenRefused  an OAuth refresh token already used or revoked: authorise again
     ├── AmbiguousWriteError   a create may have happened: look it up by marker, never resend
     ├── UnsettledWriteError   the marker look-up cannot tell whether it happened: ask a person
     └── TransientError        try again on a later run; the cursor stays where it is
@@ -42,6 +43,30 @@ class VendorError(CallsyncError):
 
 class AuthError(VendorError):
     """401/403 that a token refresh did not cure."""
+
+
+class RefreshTokenRefused(AuthError):
+    """The token endpoint refused the refresh token (OAuth ``invalid_grant``): it was already
+    used (the vendor rotates it on every use), expired or revoked. Retrying cannot cure it;
+    only a new authorisation does. ``origin`` says where the admin puts the new token."""
+
+    def __init__(
+        self, vendor: str, status: int, origin: str | None = None, *, rotated: bool = False
+    ) -> None:
+        name, place = vendor.capitalize(), origin or "the connection's refresh_token"
+        held = f"callsync stored (rotated from the one in {place})" if rotated else f"in {place}"
+        there = f"in {place}" if rotated else "there"
+        message = (
+            f"the {name} refresh token {held} was already used or revoked (invalid_grant): "
+            f"authorise callsync's {name} app again and put the new refresh token {there}, "
+            "then run again (callsync drops the tokens it stored when the configured one "
+            "changes; it has no command that authorises for you)"
+        )
+        super().__init__(vendor, status, message)
+        self.origin = origin
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class AmbiguousWriteError(CallsyncError):

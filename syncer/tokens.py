@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import Connection, Engine
 
+from syncer.errors import RefreshTokenRefused
 from syncer.http.oauth import IssuedToken, Spend
 from syncer.store import repo
 
@@ -30,10 +31,17 @@ def _fingerprint(refresh_token: str) -> str:
 
 
 class DatabaseTokenStore:
-    def __init__(self, engine: Engine, connection: str, configured_refresh_token: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        connection: str,
+        configured_refresh_token: str,
+        origin: str | None = None,
+    ) -> None:
         self._engine = engine
         self._connection = connection
         self._configured = configured_refresh_token
+        self._origin = origin  # where the configured token comes from (for error messages)
 
     def _issued(self, stored: repo.StoredToken | None) -> IssuedToken | None:
         if stored is None or stored.access_token is None or stored.expires_at is None:
@@ -55,7 +63,13 @@ class DatabaseTokenStore:
             now = datetime.now(UTC)
             if issued and issued.access_token != stale_access_token and issued.expires_at > now:
                 return issued
-            fresh = spend(stored.refresh_token)
+            try:
+                fresh = spend(stored.refresh_token)
+            except RefreshTokenRefused as refused:
+                rotated = stored.refresh_token != self._configured
+                raise RefreshTokenRefused(
+                    refused.vendor, refused.status, self._origin, rotated=rotated
+                ) from None
             saved = repo.store_token(
                 conn,
                 self._connection,

@@ -51,6 +51,9 @@ class LocatedDocument:
     file: str
     data: Any
     lines: dict[Path_, int] = field(default_factory=dict)
+    # The environment variables each value was built from (``${NAME}``), by path: an error
+    # about a secret can say where to put a new one without ever showing its value.
+    references: dict[Path_, tuple[str, ...]] = field(default_factory=dict)
 
     def line_of(self, path: Path_) -> int | None:
         """The line of ``path``, or of its nearest ancestor present in the file."""
@@ -132,4 +135,7 @@ class _Builder:
                 return default
             raise self.document.error(path, f"environment variable {name} is not set")
 
+        names = tuple(m.group(1) for m in _REFERENCE.finditer(value) if m.group(1))
+        if names:
+            self.document.references[path] = names
         return _REFERENCE.sub(replace, value)

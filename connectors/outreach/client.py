@@ -34,8 +34,15 @@ import httpx
 
 from connectors.base import ConnectorContext, JsonDict
 from connectors.outreach.settings import OutreachSettings
-from syncer.errors import AmbiguousWriteError, AuthError, TransientError, VendorError
+from syncer.errors import (
+    AmbiguousWriteError,
+    AuthError,
+    RefreshTokenRefused,
+    TransientError,
+    VendorError,
+)
 from syncer.http import RateLimitHint, VendorClient
+from syncer.http.client import Circuit
 from syncer.http.oauth import IssuedToken, RotatingTokenAuth
 from syncer.http.ratelimit import HintParser, first_int
 from syncer.http.retry import RetryPolicy
@@ -115,6 +122,8 @@ class OutreachClient:
             "transport": context.transport,
             "sleep": self._sleep,
             "policy": self._policy,
+            # The token exchange and the requests it serves give up on Outreach together.
+            "circuit": Circuit(),
         }
         self._token_http = VendorClient(**common)
         auth = RotatingTokenAuth(
@@ -145,7 +154,9 @@ class OutreachClient:
             # The token store keeps the refresh token it sent and retries on a later run.
             raise OutreachUnavailableError(f"outreach token refresh: {error}") from None
         except VendorError as error:
-            if error.status in (400, 401):  # invalid_grant / invalid_client: re-authorise
+            if error.status in (400, 401) and _oauth_error(error.body) == "invalid_grant":
+                raise RefreshTokenRefused("outreach", error.status) from None
+            if error.status in (400, 401):  # invalid_client and the like: wrong app credentials
                 raise AuthError("outreach", error.status, error.message) from None
             raise
         body = response.json()
@@ -247,6 +258,16 @@ class OutreachClient:
         except httpx.TransportError as error:
             raise OutreachUnavailableError(f"outreach DELETE: {type(error).__name__}") from None
         return True
+
+
+def _oauth_error(body: str) -> str | None:
+    """The ``error`` code of an OAuth 2.0 error answer (RFC 6749 §5.2), if it is one."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    code = parsed.get("error") if isinstance(parsed, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def pinned(link: str, expected_path: str) -> str:

@@ -34,6 +34,7 @@ from connectors.outreach.identity import IdentityResolver
 from connectors.outreach.labels import LabelCatalog
 from connectors.outreach.records import map_call, record_key
 from connectors.outreach.settings import MAX_PAGE_SIZE, OutreachSettings
+from connectors.outreach.users import UserDirectory
 from connectors.outreach.writer import CallWriter
 from syncer.errors import VendorError
 from syncer.model import Call
@@ -60,6 +61,7 @@ class OutreachConnector(Connector):
         self.settings = context.settings
         self.client = OutreachClient(context, self.settings)
         self.labels = LabelCatalog(self._collection)
+        self.users = UserDirectory(self._users)
         self.identities = IdentityResolver(
             self.client, context.identities, self.labels, self.settings, context.phone_region
         )
@@ -81,13 +83,13 @@ class OutreachConnector(Connector):
     def _walk(self, window: Window, link: str | None) -> Iterator[Page]:
         page = self._resume(window, link) if link else self._first(window)
         while page.next_link is not None:
-            self.labels.prepare(page.records)
+            self._prepare(page.records)
             partial = {"window": window.to_json(), "next": page.next_link}
             yield Page(page.records, Checkpoint(partial=partial))
             previous, page = page.next_link, self.client.next_page(CALLS, page.next_link)
             if page.next_link == previous:
                 raise VendorError("outreach", 200, "links.next repeats itself")
-        self.labels.prepare(page.records)
+        self._prepare(page.records)
         done = Checkpoint(partial=None, completed=window.done.to_json())
         yield Page(page.records, done, unseen_since=window.sweep_started)
 
@@ -103,12 +105,20 @@ class OutreachConnector(Connector):
             # The stored page cursor is refused (expired?): walk the window again from its start.
             return self._first(window)
 
+    def _prepare(self, records: Sequence[JsonDict]) -> None:
+        """Everything the records name by id only, looked up in bulk before they are mapped."""
+        self.labels.prepare(records)
+        self.users.prepare(records)
+
+    def _users(self, params: Sequence[tuple[str, str]]) -> Iterator[JsonDict]:
+        return self.client.iter_all("users", params)
+
     def _collection(self, path: str) -> Iterator[JsonDict]:
         params = [("count", "false"), ("page[size]", str(MAX_PAGE_SIZE))]
         return self.client.iter_all(path, params)
 
     def to_call(self, record: JsonDict) -> Call:
-        return map_call(record, self.context, self.labels)
+        return map_call(record, self.context, self.labels, self.users)
 
     def record_key(self, record: JsonDict) -> str:
         return record_key(record)

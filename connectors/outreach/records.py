@@ -14,6 +14,9 @@ Facts (shared/vendor-apis/amplemarket-outreach.md §2.4, §2.5, §2.8, §2.14):
 - ``direction`` is the user's point of view: outbound calls go from the user's number to the
   prospect's, inbound ones the other way.
 - Relationship ids are integers; ``user`` and ``prospect`` become the parties' Outreach ids.
+  The user's name and email come from the org's users (``users``); the user resource is kept
+  in the stored payload under ``included`` (where ``include=user`` would put it), so a stored
+  call can be mapped again without asking Outreach.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from connectors.base import ConnectorContext, JsonDict
 from connectors.fields import optional_text, optional_time
 from connectors.outreach.cursor import parse_time
 from connectors.outreach.labels import LabelCatalog, related_id
+from connectors.outreach.users import UserDirectory, rep_email, rep_name
 from syncer.errors import MappingFailure
 from syncer.mapping import UnmappedValueError
 from syncer.model import (
@@ -75,18 +79,25 @@ class _Times:
 _TIME_FIELDS = ("dialedAt", "answeredAt", "completedAt", "createdAt", "updatedAt")
 
 
-def map_call(record: JsonDict, context: ConnectorContext, labels: LabelCatalog) -> Call:
+def map_call(
+    record: JsonDict,
+    context: ConnectorContext,
+    labels: LabelCatalog,
+    users: UserDirectory | None = None,
+) -> Call:
     """The canonical call; ``MappingFailure`` says why a record cannot be one."""
     candidate: object = record  # a page's data array may hold anything
     if not isinstance(candidate, dict) or candidate.get("type") not in ("call", None):
         raise MappingFailure("not an Outreach call resource")
     try:
-        return _map(record, context, labels)
+        return _map(record, context, labels, users)
     except UnmappedValueError as error:
         raise MappingFailure(str(error)) from None
 
 
-def _map(record: JsonDict, context: ConnectorContext, labels: LabelCatalog) -> Call:
+def _map(
+    record: JsonDict, context: ConnectorContext, labels: LabelCatalog, users: UserDirectory | None
+) -> Call:
     try:
         ident = record_key(record)
     except (KeyError, TypeError):
@@ -105,6 +116,8 @@ def _map(record: JsonDict, context: ConnectorContext, labels: LabelCatalog) -> C
     numbers = _numbers(attributes, context.phone_region)
     mine, theirs = numbers if direction is not Direction.INBOUND else numbers[::-1]
     known = direction is not None
+    user_ident = related_id(relationships, "user")
+    user = _user(record, user_ident, users)
     return Call(
         source=SourceIdentity(
             system=SYSTEM,
@@ -126,14 +139,14 @@ def _map(record: JsonDict, context: ConnectorContext, labels: LabelCatalog) -> C
         purpose=labels.label("callPurpose", related_id(relationships, "callPurpose")),
         sequence=_sequence(relationships),
         sequence_action=_read(context, "sequence_action", _text(attributes, "sequenceAction")),
-        user=_party(related_id(relationships, "user"), mine if known else None),
+        user=_rep(user_ident, user, mine if known else None),
         contact=_party(related_id(relationships, "prospect"), theirs if known else None),
         note=_text(attributes, "note"),
         recording_url=_text(attributes, "recordingUrl"),
         voicemail_url=_text(attributes, "voicemailRecordingUrl"),
         tags=_tags(attributes),
         copy_of=_marker(attributes),
-        raw=record,
+        raw=record if user is None else {**record, "included": [user]},
     )
 
 
@@ -212,6 +225,28 @@ def _sequence(relationships: JsonDict) -> SequenceContext | None:
     if sequence is None and step is None:
         return None
     return SequenceContext(id=sequence, step=step)
+
+
+def _user(record: JsonDict, ident: str | None, users: UserDirectory | None) -> JsonDict | None:
+    """The call's user resource: from the org's users, else from the stored payload."""
+    if ident is None:
+        return None
+    if users is not None:
+        users.prepare([record])
+        if (found := users.user(ident)) is not None:
+            return found
+    included = record.get("included")
+    for item in included if isinstance(included, list) else ():
+        if isinstance(item, dict) and item.get("type") == "user" and str(item.get("id")) == ident:
+            return item
+    return None
+
+
+def _rep(ident: str | None, user: JsonDict | None, phone: PhoneNumber | None) -> Party | None:
+    party = _party(ident, phone)
+    if party is None or user is None:
+        return party
+    return party.model_copy(update={"name": rep_name(user), "email": rep_email(user)})
 
 
 def _party(ident: str | None, phone: PhoneNumber | None) -> Party | None:

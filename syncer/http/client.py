@@ -37,6 +37,18 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=10, max_keepalive_connections=5)
 
 
 @dataclass
+class Circuit:
+    """Connects failed in a row, and why every further request fails at once (credentials
+    rejected, the vendor unreachable). Clients of one account share it: an OAuth token
+    exchange (its own client, without the bearer auth) and the requests it serves spend one
+    budget of refused connects, so a vendor that is down is given up on after
+    ``REFUSED_CONNECTS_TO_GIVE_UP`` connects in all."""
+
+    refused: int = 0
+    given_up: Exception | None = None
+
+
+@dataclass
 class VendorClient:
     """Sends requests to one vendor account.
 
@@ -56,10 +68,8 @@ class VendorClient:
     observe: Callable[[httpx.Response], None] | None = None
     sleep: Callable[[float], None] = time.sleep
     timeout: httpx.Timeout = field(default_factory=lambda: DEFAULT_TIMEOUT)
+    circuit: Circuit = field(default_factory=Circuit)
     _client: httpx.Client = field(init=False, repr=False)
-    _refused: int = field(default=0, init=False, repr=False)  # connects failed in a row
-    # Why every further request of this run fails at once (credentials rejected, circuit open).
-    _given_up: Exception | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._client = httpx.Client(
@@ -99,8 +109,8 @@ class VendorClient:
         method = method.upper()
         safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         path = httpx.URL(url).path or url
-        if self._given_up is not None:
-            raise self._given_up
+        if self.circuit.given_up is not None:
+            raise self.circuit.given_up
         for attempt in range(1, self.policy.max_attempts + 1):
             self.pacer.acquire(self.cost(method, path))
             response = self._send(method, url, safe, attempt, kwargs)
@@ -132,13 +142,14 @@ class VendorClient:
             response = self._client.request(method, url, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing reached the vendor: resending is safe even for a create.
-            self._refused += 1
-            if self._refused >= REFUSED_CONNECTS_TO_GIVE_UP:
-                self._given_up = VendorUnreachableError(
-                    f"{self.vendor} at {self.base_url}: {self._refused} connections in a row "
+            circuit = self.circuit
+            circuit.refused += 1
+            if circuit.refused >= REFUSED_CONNECTS_TO_GIVE_UP:
+                circuit.given_up = VendorUnreachableError(
+                    f"{self.vendor} at {self.base_url}: {circuit.refused} connections in a row "
                     f"failed ({type(exc).__name__}); giving up on it for this run"
                 )
-                raise self._given_up from exc
+                raise circuit.given_up from exc
             self._transport_failure(exc, attempt, method, url)
         except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
             if not safe:
@@ -147,7 +158,7 @@ class VendorClient:
                 ) from exc
             self._transport_failure(exc, attempt, method, url)
         else:
-            self._refused = 0
+            self.circuit.refused = 0
             return response
         return None
 
@@ -159,7 +170,7 @@ class VendorClient:
         what = "credentials rejected" if status == 401 else "not allowed"
         error = AuthError(self.vendor, status, f"{what}: {_excerpt(response)}", response.text)
         if status == 401:
-            self._given_up = error
+            self.circuit.given_up = error
         return error
 
     def _transport_failure(self, exc: Exception, attempt: int, method: str, url: str) -> None:

@@ -31,3 +31,31 @@ def test_a_sync_that_reached_no_vendor_exits_1_and_names_each_one(tmp_path):
     # Not a timing test: a bound far above the few seconds it takes, far below the minutes
     # that nested retries used to cost.
     assert took < 90, took
+
+
+def test_a_refresh_token_already_used_says_so_and_where_to_put_a_new_one(tmp_path):
+    """A fresh database with a config whose Outreach refresh token was spent elsewhere (here:
+    by a first callsync database; Outreach rotates the token on every use)."""
+    from connectors.emulation.fleet import start_fleet
+    from connectors.emulation.world import World
+
+    fleet = start_fleet(["outreach"], World(seed=3, calls=10))
+    try:
+        env = {"OUTREACH_BASE_URL": fleet.base_urls["outreach"]}
+        args = ("pull", "--connection", "outreach", "--config", str(EXAMPLE))
+        first_db = {"CALLSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'first.db'}"}
+        first = callsync(*args, cwd=tmp_path, env={**env, **first_db})
+        assert first.returncode == 0, first.stderr
+        fresh_db = {"CALLSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}"}
+        refused = callsync(*args, cwd=tmp_path, env={**env, **fresh_db})
+    finally:
+        fleet.stop()
+    output = refused.stdout + refused.stderr
+    assert refused.returncode == 1, output
+    assert "the Outreach refresh token in ${OUTREACH_REFRESH_TOKEN}" in refused.stderr, output
+    assert "connections.outreach.refresh_token in " + str(EXAMPLE) in refused.stderr
+    assert "already used or revoked (invalid_grant)" in refused.stderr
+    assert "authorise callsync's Outreach app again" in refused.stderr
+    assert "Traceback" not in output
+    for secret in ("callsync-demo-outreach-refresh", "callsync-demo-outreach-secret"):
+        assert secret not in output

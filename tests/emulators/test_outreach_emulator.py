@@ -456,6 +456,36 @@ def test_a_user_is_found_by_email(shared: Harness) -> None:
     assert found[0]["id"] == 2
 
 
+def test_users_are_listed_by_id_in_one_request_and_paged(shared: Harness) -> None:
+    users = World().user_list
+
+    by_ids = shared.get("/api/v2/users", {"filter[id]": "1,2,999", "count": "false"}).json()
+    first = shared.get("/api/v2/users", {"page[size]": "1"}).json()
+    link = httpx.URL(first["links"]["next"])
+    second = shared.get(link.path, dict(link.params)).json()
+
+    assert sorted(u["id"] for u in by_ids["data"]) == [1, 2]  # an unknown id is just absent
+    named = {u["id"]: u["attributes"] for u in by_ids["data"]}
+    assert named[2]["email"] == users[1].email
+    assert {"email", "firstName", "lastName", "name"} <= set(named[1])
+    assert [u["id"] for u in first["data"]] == [1]
+    assert [u["id"] for u in second["data"]] == [2]
+
+
+def test_users_need_the_users_read_scope() -> None:
+    harness = make(calls=10, token_mint_interval=0)
+    code = harness.emulator.issue_authorization_code(1, scope="calls.read")
+    granted = harness.token_request(
+        grant_type="authorization_code", code=code, redirect_uri=OutreachEmulator.DEMO_REDIRECT_URI
+    )
+    harness.token = granted.json()["access_token"]
+
+    refused = harness.get("/api/v2/users", {"filter[id]": "1"})
+
+    assert refused.status_code == 403
+    assert "'users.read'" in errors_of(refused)[0]["detail"]
+
+
 # --- seeding, persistence, loopback ---------------------------------------------------------
 
 

@@ -253,3 +253,38 @@ def test_a_refused_connect_then_an_answer_closes_the_count_again():
     assert client.request("GET", "/a").status_code == 200
     assert client.request("GET", "/b").status_code == 200
     assert len(calls) == 6
+
+
+def test_a_token_exchange_and_the_request_it_serves_share_one_circuit():
+    """A connect refused by the API, then by the token endpoint (the access token ran out in
+    the backoff), counts towards one limit: three connects in all, not three per client."""
+    from syncer.errors import VendorUnreachableError
+    from syncer.http.client import Circuit
+    from syncer.http.oauth import IssuedToken, RotatingTokenAuth
+
+    fake = FakeTime()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    handler, calls = scripted(*[httpx.ConnectError("refused") for _ in range(10)])
+    circuit = Circuit()
+    tokens = client_for(handler, fake, circuit=circuit)
+
+    def spend(refresh: str) -> IssuedToken:
+        tokens.request("POST", "/oauth/token", data={"refresh_token": refresh})
+        raise AssertionError("the token endpoint refuses every connect")
+
+    class Store:
+        # Valid for the first attempt; gone after its backoff.
+        token = IssuedToken("access", "refresh", start + timedelta(seconds=0.01))
+
+        def current(self):
+            return self.token
+
+        def rotate(self, spend, stale):
+            return spend(self.token.refresh_token)
+
+    clock = lambda: start + timedelta(seconds=fake.now)  # noqa: E731
+    auth = RotatingTokenAuth(Store(), spend, margin=timedelta(0), clock=clock)
+    api = client_for(handler, fake, circuit=circuit, auth=auth)
+    with pytest.raises(VendorUnreachableError):
+        api.request("GET", "/calls")
+    assert [request.url.path for request in calls] == ["/calls", "/oauth/token", "/oauth/token"]

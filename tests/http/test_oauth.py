@@ -110,3 +110,22 @@ def test_a_new_configured_token_replaces_the_stored_chain(engine):
     ).token()
     assert vendor.spent == ["configured", "reauthorised"]
     assert token.access_token == "access-2"
+
+
+def test_a_refused_stored_refresh_token_says_it_was_rotated_from_the_configured_one(engine):
+    from syncer.errors import RefreshTokenRefused
+
+    origin = "${OUTREACH_REFRESH_TOKEN} (connections.outreach.refresh_token in callsync.yaml)"
+    store = DatabaseTokenStore(engine, "outreach", "configured", origin)
+    vendor = RotatingVendor("configured")
+    store.rotate(vendor.spend, None)  # the chain moves on: the database holds refresh-1
+
+    def refused(_token: str) -> IssuedToken:
+        raise RefreshTokenRefused("outreach", 400)
+
+    with pytest.raises(RefreshTokenRefused) as raised:
+        store.rotate(refused, store.current().access_token)
+    message = str(raised.value)
+    assert message.startswith("the Outreach refresh token callsync stored (rotated from the one")
+    assert f"put the new refresh token in {origin}" in message
+    assert "refresh-1" not in message and "configured" not in message.replace("configured one", "")

@@ -174,3 +174,13 @@ def test_example_documents_every_option():
         names |= set(connectors.settings_model(kind).model_fields)
     missing = sorted(name for name in names if f"{name}:" not in text)
     assert missing == []
+
+
+def test_a_secret_says_where_it_comes_from_without_its_value():
+    example = Path(__file__).resolve().parents[2] / "config.example.yaml"
+    config = load_config(example, env={})
+    origin = config.connections["outreach"].origin("refresh_token")
+    assert origin == (
+        f"${{OUTREACH_REFRESH_TOKEN}} (connections.outreach.refresh_token in {example})"
+    )
+    assert config.connections["close"].origin("outreach") is None

@@ -71,8 +71,9 @@ WRITE_START = datetime(2026, 1, 4, 15, 0, tzinfo=UTC)
 WRITE_OUTCOMES = (Outcome.CONNECTED, Outcome.NO_ANSWER)
 SEQUENCE_ACTIONS = (None, SequenceAction.ADVANCE, None, SequenceAction.FINISH_NO_REPLY)
 FAR_FUTURE = "2100-01-01T00:00:00.000Z"
-# The first pull costs one token exchange and one read of each label list besides the pages.
-FULL_PULL_OVERHEAD = 3
+# The first pull costs one token exchange, one read of each label list and one of the reps
+# the pages name (a page of 1,000 calls names every rep of the seeded org) besides the pages.
+FULL_PULL_OVERHEAD = 4
 # An idle poll: one list request, plus a token exchange when the access token ran out.
 IDLE_POLL_COST = 2
 

@@ -161,7 +161,10 @@ def test_the_documented_example_maps_field_by_field(connector):
     assert call.call_method is None  # Outreach has no dialer-mode field
     assert call.sequence == SequenceContext(id="88", step="301")
     assert call.sequence_action is SequenceAction.ADVANCE
-    assert call.user == Party(phone=rep, ids={"outreach": "7"})
+    # The rep's name and email come from GET /users?filter[id]=7 (issue 9).
+    assert call.user == Party(
+        name="Ana Silva", email="rep@example.com", phone=rep, ids={"outreach": "7"}
+    )
     assert call.contact == Party(phone=prospect, ids={"outreach": "4321"})
     assert call.note == "Asked for pricing deck"
     assert call.transcript is None
@@ -170,6 +173,8 @@ def test_the_documented_example_maps_field_by_field(connector):
     assert call.tags == ("Interested",)
     assert call.cost_cents is None
     assert call.deleted_at is None
+    [user] = call.raw.pop("included")  # the user resource, kept for mapping again
+    assert (user["type"], user["id"]) == ("user", 7)
     assert call.raw == record
 
 
