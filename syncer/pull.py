@@ -160,25 +160,33 @@ def relabel(engine: Engine, connector: Connector, limit: int = RELABEL_BATCH) ->
         pending = repo.incomplete_records(conn, name, limit)
     fixed = 0
     for start in range(0, len(pending), RELABEL_PAGE):
+        records = pending[start : start + RELABEL_PAGE]
+        # Mapping may ask the vendor (a look-up, a token refresh the store records): never
+        # inside the write transaction, which on SQLite would lock the store against itself.
+        calls, _unmappable = map_records(connector, [record.raw for record in records])
+        complete = [call for call in calls if connector.incomplete(call.raw) is None]
         with engine.begin() as conn:
-            fixed += _relabel_page(conn, connector, pending[start : start + RELABEL_PAGE])
+            fixed += _relabel_page(conn, connector, records, complete)
     if fixed:
         log.info("pull.relabelled", connection=name, calls=fixed, left=len(pending) - fixed)
     return fixed
 
 
 def _relabel_page(
-    conn: Connection, connector: Connector, records: Sequence[repo.IncompleteRecord]
+    conn: Connection,
+    connector: Connector,
+    records: Sequence[repo.IncompleteRecord],
+    complete: Sequence[Call],
 ) -> int:
+    """Store the calls of ``records`` that mapped complete now (the others wait for a run
+    whose look-up answers)."""
     name = connector.context.name
     by_id = {record.external_id: record for record in records}
-    calls, _unmappable = map_records(connector, [record.raw for record in records])
     fixed = 0
-    for call in calls:
+    for call in complete:
         record = by_id.get(call.source.external_id)
-        reason = connector.incomplete(call.raw)
-        if record is None or reason is not None:
-            continue  # still missing its label (the look-up failed again): next run
+        if record is None:
+            continue
         if not repo.settle_incomplete(conn, name, record, None):
             continue  # a pull stored a newer payload meanwhile
         if record.call_uid == call.call_uid:  # not a copy filed under another call

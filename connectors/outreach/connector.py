@@ -34,7 +34,7 @@ from connectors.outreach.identity import IdentityResolver
 from connectors.outreach.labels import LabelCatalog
 from connectors.outreach.records import map_call, record_key
 from connectors.outreach.settings import MAX_PAGE_SIZE, OutreachSettings
-from connectors.outreach.users import UserDirectory
+from connectors.outreach.users import UserDirectory, user_id
 from connectors.outreach.writer import CallWriter
 from syncer.errors import VendorError
 from syncer.model import Call
@@ -122,6 +122,20 @@ class OutreachConnector(Connector):
 
     def record_key(self, record: JsonDict) -> str:
         return record_key(record)
+
+    def incomplete(self, record: JsonDict) -> str | None:
+        """A call whose rep the failed users look-up would have named lacks the rep's email;
+        the engine re-maps it from its stored payload on a later pull."""
+        ident = user_id(record)
+        if ident is None or not self.users.failed or self.users.user(ident) is not None:
+            return None
+        included = record.get("included")
+        if any(
+            isinstance(item, dict) and item.get("type") == "user" and str(item.get("id")) == ident
+            for item in (included if isinstance(included, list) else ())
+        ):
+            return None
+        return f"Outreach users look-up failed: e-mail of user {ident} unknown for now"
 
     def check(self) -> None:
         """One cheap authenticated request: the first call, if any (needs ``calls.read``)."""

@@ -67,6 +67,11 @@ class UserDirectory:
             self._failed = True
             log.warning("outreach.users_unavailable", error=str(error))
 
+    @property
+    def failed(self) -> bool:
+        """A look-up failed this run: reps not known by now stay without their email."""
+        return self._failed
+
     def user(self, ident: str | None) -> JsonDict | None:
         """The user resource of ``ident`` as Outreach sent it, if looked up and found."""
         return None if ident is None else self._users.get(ident)
