@@ -256,7 +256,7 @@ def _report(report: SyncReport) -> None:
 
 def _push_summary(stats: PushStats) -> str:
     if stats.busy:
-        return f"skipped: another callsync run is writing into it ({stats.busy})"
+        return f"skipped: held by {stats.busy} (another callsync run is writing into it)"
     flags = ("error", "busy", "interrupted")
     counts = {k: v for k, v in stats.as_dict().items() if k not in flags and v}
     text = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()) or "nothing to write"
