@@ -16,18 +16,19 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
+from sqlalchemy.engine import Engine
 
 import connectors
 from connectors.emulation.fleet import start_fleet
 from connectors.emulation.world import World
-from syncer import logs, mappings_report, settle
+from syncer import logs, mappings_report, settle, stopping
 from syncer import status as status_report
 from syncer.config import CallsyncConfig, ConfigError, load_config
 from syncer.connections import build_connector
 from syncer.pull import PullResult
 from syncer.push import PushStats
-from syncer.runner import connected, sync_once
-from syncer.store import database
+from syncer.runner import SyncReport, connected, sync_once
+from syncer.store import database, runs
 
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
 P = ParamSpec("P")
@@ -81,6 +82,19 @@ def _load(config_path: Path) -> CallsyncConfig:
     return load_config(config_path)
 
 
+def _open(loaded: CallsyncConfig) -> Engine:
+    """The store, migrated, with runs left ``running`` by dead processes closed as ``died``."""
+    engine = database.create_engine(loaded.database.url)
+    try:
+        database.upgrade(engine)
+        with engine.begin() as conn:
+            runs.close_dead(conn)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), prog_name="callsync")
 @click.option("--log-level", default="WARNING", show_default=True, help="DEBUG, INFO, WARNING...")
@@ -123,9 +137,8 @@ def mappings_show(config_path: Path, name: str, as_json: bool) -> None:
     loaded = _load(config_path)
     if name not in loaded.connections:
         raise click.BadParameter(f"unknown connection {name!r}", param_hint="--connection")
-    engine = database.create_engine(loaded.database.url)
+    engine = _open(loaded)
     try:
-        database.upgrade(engine)
         connector = build_connector(loaded, name, engine)
         try:
             table = connector.context.table
@@ -167,9 +180,8 @@ def db_upgrade(config_path: Path) -> None:
 def status(config_path: Path, as_json: bool) -> None:
     """Per connection: cursors, the last run, and quarantined records."""
     loaded = _load(config_path)
-    engine = database.create_engine(loaded.database.url)
+    engine = _open(loaded)
     try:
-        database.upgrade(engine)
         report = status_report.collect(engine, loaded)
     finally:
         engine.dispose()
@@ -212,28 +224,44 @@ def _sync(config_path: Path, names: tuple[str, ...], *, push: bool) -> None:
         raise click.BadParameter(
             f"unknown connection(s): {', '.join(unknown)}", param_hint="--connection"
         )
-    engine = database.create_engine(loaded.database.url)
+    engine = _open(loaded)
     try:
-        database.upgrade(engine)
-        with connected(loaded, engine) as live:
+        with stopping.on_signals(), connected(loaded, engine) as live:
             report = sync_once(loaded, engine, live, pull_names=list(names) or None, push=push)
     finally:
         engine.dispose()
-    for name, result in report.pulls.items():
-        text = _summary(result) if isinstance(result, PullResult) else f"failed: {result}"
-        click.echo(f"{name}: {text}", err=not (isinstance(result, PullResult) and result.ok))
-    for route, targets in report.pushes.items():
-        for target, stats in targets.items():
-            click.echo(f"route {route} => {target}: {_push_summary(stats)}", err=bool(stats.error))
+    _report(report)
     if report.failed:
         sys.exit(EXIT_RUNTIME)
 
 
+def _report(report: SyncReport) -> None:
+    for name, result in report.pulls.items():
+        text = _summary(result) if isinstance(result, PullResult) else f"failed: {result}"
+        ok = isinstance(result, PullResult) and result.ran_through
+        click.echo(f"{name}: {text}", err=not ok)
+    for route, targets in report.pushes.items():
+        for target, stats in targets.items():
+            bad = bool(stats.error or stats.busy or stats.interrupted)
+            click.echo(f"route {route} => {target}: {_push_summary(stats)}", err=bad)
+    for held in report.busy():
+        click.echo(f"skipped: {held} (another callsync run is working on it)", err=True)
+    if report.interrupted:
+        click.echo(
+            "interrupted: stopped at a page or write boundary; what was read or written is "
+            "recorded and the next run goes on from there",
+            err=True,
+        )
+
+
 def _push_summary(stats: PushStats) -> str:
     if stats.busy:
-        return "skipped: another callsync run is writing into it"
-    counts = {k: v for k, v in stats.as_dict().items() if k not in ("error", "busy") and v}
+        return f"skipped: held by {stats.busy} (another callsync run is writing into it)"
+    flags = ("error", "busy", "interrupted")
+    counts = {k: v for k, v in stats.as_dict().items() if k not in flags and v}
     text = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()) or "nothing to write"
+    if stats.interrupted:
+        text += " (interrupted)"
     return text + (f" (stopped early: {stats.error})" if stats.error else "")
 
 
@@ -243,7 +271,10 @@ def _summary(result: PullResult) -> str:
         f"deleted {s.deleted}"
         for stream, s in result.streams.items()
     ]
+    parts += [f"{stream} skipped: held by {who}" for stream, who in result.skipped.items()]
     text = "; ".join(parts) or "nothing to read"
+    if result.interrupted:
+        text += " (interrupted)"
     return text + (f" (stopped early: {result.error})" if result.error else "")
 
 
@@ -253,10 +284,7 @@ def writes() -> None:
 
 
 def _engine_for(config_path: Path) -> Any:
-    loaded = _load(config_path)
-    engine = database.create_engine(loaded.database.url)
-    database.upgrade(engine)
-    return engine
+    return _open(_load(config_path))
 
 
 @writes.command("list")

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 import connectors
 from connectors.base import Connector, ConnectorContext, JsonDict
-from syncer import mapping
+from syncer import mapping, stopping
 from syncer.config import CallsyncConfig
 from syncer.http.ratelimit import PROCESS_PACERS, PacerRegistry
 from syncer.identities import DatabaseIdentityCache
@@ -63,7 +63,8 @@ def build_connector(
         identities=DatabaseIdentityCache(engine, name),
         tokens=tokens,
         transport=transport,
-        sleep=sleep,
+        # Waits (rate limits, backoff) end as soon as a stop is requested (syncer/stopping.py).
+        sleep=sleep or stopping.sleep,
         pacers=pacers or PROCESS_PACERS,
     )
     dotted = connectors.entry(connection.kind).connector

@@ -6,19 +6,19 @@ where a label look-up failed: :func:`relabel` re-maps those on later pulls), tou
 ones, tombstone deletions, store connector state, and advance the cursor. A crash between
 pages re-reads at most one page; the cursor never passes data that is not stored.
 
-A lease per (connection, stream), renewed in every page transaction, keeps two workers from
-pulling the same stream; a worker that lost its lease rolls its page back and stops.
+A lease per (connection, stream), heartbeated while the stream is read and checked (its fence
+token) in every page transaction, keeps two workers from pulling the same stream; a worker that
+lost its lease rolls its page back and stops. A stream another live run holds is skipped and
+reported with its holder. A stop request (``syncer/stopping.py``) ends the pull after the page
+being stored.
 """
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -26,21 +26,19 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.base import Connector, Cursor, JsonDict, Page
+from syncer import stopping
 from syncer.errors import MappingFailure, TransientError
+from syncer.heartbeat import LEASE_TTL, WORKER_ID, held_lease, kept
 from syncer.model import Call
-from syncer.store import ledger, repo, review, twins
+from syncer.store import leases, ledger, repo, review, runs, twins
+from syncer.store.leases import LeaseBusyError, LeaseLostError
 from syncer.store.twins import Tolerances
 
 log = structlog.get_logger("callsync.pull")
 
-LEASE_TTL = timedelta(minutes=10)
+__all__ = ["LeaseBusyError", "LeaseLostError", "PullResult", "pull", "pull_stream"]
 RELABEL_BATCH = 1000  # incomplete calls re-mapped per pull at most (a backlog takes runs)
 RELABEL_PAGE = 100  # ... per transaction
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-class LeaseLostError(TransientError):
-    """Another worker holds (or took over) this stream."""
 
 
 @dataclass
@@ -61,12 +59,19 @@ class StreamStats:
 class PullResult:
     streams: dict[str, StreamStats] = field(default_factory=dict)
     error: str | None = None
-    busy: bool = False  # another worker holds a stream's lease: that worker does the work
+    # stream -> who holds it: another live run reads it, this one did not (exit 1, named)
+    skipped: dict[str, str] = field(default_factory=dict)
+    interrupted: bool = False  # a stop was requested: the pull ended after a stored page
     duplicates: int = 0  # new duplicate pairs found (a hand-logged call beside a copy)
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def ran_through(self) -> bool:
+        """Every stream was read to its end by this run."""
+        return self.ok and not self.skipped and not self.interrupted
 
 
 def map_records(
@@ -233,27 +238,22 @@ def pull_stream(
     stop: threading.Event | None = None,
     owner: str = WORKER_ID,
 ) -> StreamStats:
-    """Read ``stream`` from its stored cursor to the end (or until ``stop`` is set)."""
+    """Read ``stream`` from its stored cursor to the end (or until a stop is requested);
+    raises :class:`LeaseBusyError` when another live run holds it."""
     name = connector.context.name
-    lease = f"pull:{name}:{stream}"
+    halt = stop or stopping.FLAG
     stats = StreamStats()
-    with engine.begin() as conn:
-        if not repo.acquire_lease(conn, lease, owner, LEASE_TTL):
-            raise LeaseLostError(f"{lease} is held by another worker")
-        state = repo.get_cursor(conn, name, stream)
-    try:
+    with held_lease(engine, f"pull:{name}:{stream}", owner, LEASE_TTL) as fence:
+        with engine.connect() as conn:
+            state = repo.get_cursor(conn, name, stream)
         for page in connector.read(stream, Cursor(state.completed, state.partial)):
             with engine.begin() as conn:
-                if not repo.acquire_lease(conn, lease, owner, LEASE_TTL):
-                    raise LeaseLostError(f"lost {lease} to another worker")
+                leases.check(conn, fence)
                 commit_page(conn, connector, stream, page, stats)
             if page.checkpoint.partial is None:
                 stats.complete = True
-            if stop is not None and stop.is_set():
+            if halt.is_set():
                 break
-    finally:
-        with engine.begin() as conn:
-            repo.release_lease(conn, lease, owner)
     return stats
 
 
@@ -263,39 +263,67 @@ def pull(
     *,
     stop: threading.Event | None = None,
     matching: Tolerances | None = None,
+    owner: str = WORKER_ID,
 ) -> PullResult:
-    """Pull every stream of a connector, recorded as one sync run; then report calls logged
-    by hand beside a copy callsync had already written here (``syncer/store/review.py``)."""
+    """Pull every stream of a connector, recorded as one sync run held by its own lease; then
+    report calls logged by hand beside a copy callsync had already written here
+    (``syncer/store/review.py``)."""
     name = connector.context.name
+    halt = stop or stopping.FLAG
     started = datetime.now(UTC)
     with engine.begin() as conn:
-        run_id = repo.start_run(conn, name, "pull")
+        run_id, fence = runs.start_held_run(conn, name, "pull", owner, LEASE_TTL)
     result = PullResult()
     status = "ok"
-    try:
-        for stream in connector.streams:
-            result.streams[stream] = pull_stream(engine, connector, stream, stop=stop)
-            if stop is not None and stop.is_set():
-                status = "aborted"
-                break
-        else:
-            relabel(engine, connector)
-    except LeaseLostError as error:
-        status, result.busy = "busy", True
-        log.info("pull.busy", connection=name, reason=str(error))
-    except TransientError as error:
-        status, result.error = "aborted", str(error)
-        log.warning("pull.aborted", connection=name, error=str(error))
-    except Exception as error:
-        status, result.error = "failed", f"{type(error).__name__}: {error}"
-        log.error("pull.failed", connection=name, error=result.error)
-        raise
-    finally:
-        stats = {stream: s.as_dict() for stream, s in result.streams.items()}
-        with engine.begin() as conn:
-            pairs = twins.duplicate_pairs(conn, name, started, matching or Tolerances())
-            result.duplicates = review.record_duplicates(conn, pairs)
-            repo.finish_run(conn, run_id, status, stats, result.error)
+    with kept(engine, fence):
+        try:
+            status = _pull_streams(engine, connector, result, halt, owner)
+        except Exception as error:
+            status, result.error = "failed", f"{type(error).__name__}: {error}"
+            log.error("pull.failed", connection=name, error=result.error)
+            raise
+        finally:
+            stats = {stream: s.as_dict() for stream, s in result.streams.items()}
+            with engine.begin() as conn:
+                pairs = twins.duplicate_pairs(conn, name, started, matching or Tolerances())
+                result.duplicates = review.record_duplicates(conn, pairs)
+                runs.finish_run(conn, run_id, status, stats, result.error or _skips(result))
     if result.duplicates:
         log.warning("pull.duplicate_pairs", connection=name, new=result.duplicates)
     return result
+
+
+def _pull_streams(
+    engine: Engine, connector: Connector, result: PullResult, halt: threading.Event, owner: str
+) -> str:
+    """Pull each stream into ``result``; the run's status."""
+    name = connector.context.name
+    try:
+        for stream in connector.streams:
+            if halt.is_set():
+                break
+            try:
+                result.streams[stream] = pull_stream(
+                    engine, connector, stream, stop=halt, owner=owner
+                )
+            except LeaseBusyError as busy:
+                who = busy.holder.describe() if busy.holder else "another run"
+                result.skipped[stream] = who
+                log.warning("pull.stream_busy", connection=name, stream=stream, holder=who)
+    except TransientError as error:  # a lost lease, an unreachable vendor, a cut-short wait
+        if not halt.is_set():
+            result.error = str(error)
+            log.warning("pull.aborted", connection=name, error=result.error)
+            return "aborted"
+    if halt.is_set():
+        result.interrupted = True
+        return "interrupted"
+    relabel(engine, connector)
+    return "busy" if result.skipped else "ok"
+
+
+def _skips(result: PullResult) -> str | None:
+    if not result.skipped:
+        return None
+    held = "; ".join(f"{stream} held by {who}" for stream, who in result.skipped.items())
+    return f"skipped: {held}"

@@ -23,7 +23,9 @@ The rules that make it exactly once:
 - **A row with a remote id is never created again**: a refused update is retried as an update.
 - **One writer per target.** Push into a target runs under a fenced lease (``push:<target>``),
   heartbeated while it runs; every ledger write checks the token, so a worker that lost its
-  lease records nothing, and a second overlapping run skips the target and says so.
+  lease records nothing, and a second overlapping run skips the target and names its holder.
+- **Stop at a write boundary.** A stop request (``syncer/stopping.py``) is checked before each
+  call: the write under way finishes and is recorded, the lease is released.
 - **Twins are linked, not written.** Before every create (first try or retry), the target is
   searched for the same real call (``syncer/store/twins.py``); a match is recorded as
   ``matched`` and never written onto unless the route opts in (``write.update_twins``).
@@ -48,6 +50,7 @@ import structlog
 from sqlalchemy.engine import Engine
 
 from connectors.base import CannotUpdate, Connector, Parked, Resolved, WriteOptions
+from syncer import stopping
 from syncer.config import RouteConfig, RouteFilters
 from syncer.errors import (
     AmbiguousWriteError,
@@ -56,11 +59,12 @@ from syncer.errors import (
     VendorError,
     VendorUnreachableError,
 )
+from syncer.heartbeat import LEASE_TTL, WORKER_ID, held_lease
 from syncer.http.retry import answer_is_ambiguous
 from syncer.model import Call
-from syncer.pull import WORKER_ID
 from syncer.store import ledger, repo
 from syncer.store.database import durable_transaction
+from syncer.store.leases import Fence, LeaseBusyError
 from syncer.store.ledger import (
     FAILED,
     IN_DOUBT,
@@ -69,19 +73,13 @@ from syncer.store.ledger import (
     PARKED,
     STALE,
     WRITTEN,
-    Fence,
 )
 from syncer.store.twins import Tolerances, Twin, find_twin
 
 log = structlog.get_logger("callsync.push")
 
 Matching = Tolerances  # how close two independently logged calls must be to be one call
-LEASE_TTL = timedelta(seconds=60)
 MAX_FAILED_LOOKUPS = 5  # marker look-ups that fail in a row before a person is asked
-
-
-class TargetBusyError(Exception):
-    """Another worker is writing into this target right now (an overlapping run)."""
 
 
 @dataclass
@@ -98,7 +96,8 @@ class PushStats:
     recordings: int = 0
     skipped: int = 0  # filtered out by the route
     error: str | None = None  # why this target's part stopped early (None: it ran through)
-    busy: bool = False  # another worker holds the target: nothing was tried
+    busy: str | None = None  # who holds the target (another live run): nothing was tried
+    interrupted: bool = False  # a stop was requested: it ended at a write boundary
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -119,38 +118,6 @@ def passes(filters: RouteFilters, call: Call) -> bool:
         email = (call.user.email or "").lower() if call.user else ""
         return email in {address.lower() for address in filters.user_emails}
     return True
-
-
-@contextmanager
-def held_lease(engine: Engine, name: str, owner: str, ttl: timedelta) -> Iterator[Fence]:
-    """Hold lease ``name`` for the block, renewed in the background every third of ``ttl``, so
-    it expires only when this process dies or hangs; raises :class:`TargetBusyError` when
-    another worker holds it."""
-    with engine.begin() as conn:
-        fence = ledger.take_lease(conn, name, owner, ttl)
-    if fence is None:
-        raise TargetBusyError(f"{name} is held by another worker")
-    done = threading.Event()
-
-    def beat() -> None:
-        while not done.wait(ttl.total_seconds() / 3):
-            try:
-                with engine.begin() as conn:
-                    if not ledger.renew(conn, fence):
-                        log.warning("push.lease_lost", lease=name)
-                        return
-            except Exception as error:  # noqa: BLE001 - fenced writes refuse once it expires
-                log.warning("push.heartbeat_failed", lease=name, error=str(error))
-
-    keeper = threading.Thread(target=beat, name=f"lease:{name}", daemon=True)
-    keeper.start()
-    try:
-        yield fence
-    finally:
-        done.set()
-        keeper.join()
-        with engine.begin() as conn:
-            ledger.release(conn, fence)
 
 
 @dataclass
@@ -184,15 +151,18 @@ class Pusher:
         return self._fence
 
     def run(self, stop: threading.Event | None = None) -> PushStats:
+        """Write the route's calls into the target until done or a stop is requested (checked
+        before every call); raises :class:`LeaseBusyError` when another run holds it."""
+        halt = stop or stopping.FLAG
         with held_lease(self.engine, f"push:{self.name}", self.owner, self.lease_ttl) as fence:
             self._fence = fence
             try:
-                self._run(stop)
+                self._run(halt)
             finally:
                 self._fence = None
         return self.stats
 
-    def _run(self, stop: threading.Event | None) -> None:
+    def _run(self, stop: threading.Event) -> None:
         after = ""
         while True:
             with self.engine.connect() as conn:
@@ -208,7 +178,8 @@ class Pusher:
                 return
             for call, link in batch:
                 after = call.call_uid
-                if stop is not None and stop.is_set():
+                if stop.is_set():
+                    self.stats.interrupted = True
                     return
                 self.handle(call, link)
 
@@ -479,9 +450,12 @@ def push_route(
         pusher = Pusher(engine, route, targets[name], source, matching or Tolerances())
         try:
             results[name] = pusher.run(stop)
-        except TargetBusyError as busy:
-            log.info("push.busy", target=name, reason=str(busy))
-            pusher.stats.busy = True
+        except LeaseBusyError as busy:
+            pusher.stats.busy = busy.holder.describe() if busy.holder else "another run"
+            log.warning("push.busy", target=name, holder=pusher.stats.busy)
+            results[name] = pusher.stats
+        except stopping.StopRequested:
+            pusher.stats.interrupted = True
             results[name] = pusher.stats
         except Exception as error:  # noqa: BLE001 - one target's failure must not stop the rest
             log.warning("push.aborted", target=name, error=str(error))

@@ -14,10 +14,12 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from connectors.base import Connector
+from syncer import stopping
 from syncer.config import CallsyncConfig
 from syncer.connections import build_connector
 from syncer.pull import PullResult, pull
 from syncer.push import PushStats, push_route
+from syncer.store import runs
 from syncer.store.twins import Tolerances
 
 TransportFor = Callable[[str], httpx.BaseTransport | None]
@@ -27,15 +29,19 @@ TransportFor = Callable[[str], httpx.BaseTransport | None]
 class SyncReport:
     pulls: dict[str, PullResult | str] = field(default_factory=dict)  # str: why it failed
     pushes: dict[str, dict[str, PushStats]] = field(default_factory=dict)  # route -> target
+    interrupted: bool = False  # a stop was requested: the pass ended at a boundary
 
     @property
     def failed(self) -> bool:
-        """Whether some part did not run through: a pull failed or stopped early (a vendor
-        unreachable, credentials refused), or a target's push stopped early or was deferred.
-        A target skipped because another run was writing into it is not a failure: that run
-        does the work. This decides the exit code (``callsync`` exits 1)."""
-        return bool(self.failed_pulls()) or any(
-            stats.error for targets in self.pushes.values() for stats in targets.values()
+        """Whether some part that should have run did not run through: a pull failed or stopped
+        early (a vendor unreachable, credentials refused), a stream or target was skipped
+        because another live run holds it, a target's push stopped early or was deferred, or
+        the pass was interrupted. This decides the exit code (``callsync`` exits 1)."""
+        return (
+            self.interrupted
+            or bool(self.failed_pulls())
+            or bool(self.busy())
+            or any(stats.error for targets in self.pushes.values() for stats in targets.values())
         )
 
     def failed_pulls(self) -> dict[str, str]:
@@ -47,6 +53,22 @@ class SyncReport:
             elif result.error is not None:
                 failed[name] = result.error
         return failed
+
+    def busy(self) -> list[str]:
+        """What was skipped because another live run holds it, and who holds it."""
+        held = [
+            f"{name} stream {stream}: held by {who}"
+            for name, result in self.pulls.items()
+            if isinstance(result, PullResult)
+            for stream, who in result.skipped.items()
+        ]
+        held += [
+            f"route {route} => {target}: held by {stats.busy}"
+            for route, targets in self.pushes.items()
+            for target, stats in targets.items()
+            if stats.busy
+        ]
+        return held
 
 
 @contextmanager
@@ -78,15 +100,23 @@ def sync_once(
     push: bool = True,
     stop: threading.Event | None = None,
 ) -> SyncReport:
+    """Pull, then push; a stop request (default: the process flag) ends the pass at the next
+    page or write boundary, and no push starts after it."""
+    halt = stop or stopping.FLAG
     report = SyncReport()
+    with engine.begin() as conn:
+        runs.close_dead(conn)
     for name in pull_names if pull_names is not None else list(connectors):
+        if halt.is_set():
+            break
         try:
             report.pulls[name] = pull(
-                engine, connectors[name], stop=stop, matching=matching_of(config)
+                engine, connectors[name], stop=halt, matching=matching_of(config)
             )
         except Exception as error:  # noqa: BLE001 - one connection's failure must not stop the rest
             report.pulls[name] = f"{type(error).__name__}: {error}"
-    if not push:
+    if not push or halt.is_set():
+        report.interrupted = halt.is_set()
         return report
     # Twin matching needs the target's fresh state: a target whose read failed in this run
     # is not written into (its writes wait for the next run that reads it).
@@ -99,7 +129,8 @@ def sync_once(
             connectors,
             source=connectors[route.source],
             matching=matching_of(config),
-            stop=stop,
+            stop=halt,
             deferred={name: unread[name] for name in route.targets if name in unread},
         )
+    report.interrupted = halt.is_set()
     return report

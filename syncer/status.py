@@ -8,14 +8,14 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from syncer.config import CallsyncConfig
-from syncer.store import ledger, repo, review
+from syncer.store import ledger, repo, review, runs
 
 
 def collect(engine: Engine, config: CallsyncConfig) -> dict[str, Any]:
     """A JSON-ready report; connections in the config come first, in config order."""
     with engine.connect() as conn:
         cursors = repo.list_cursors(conn)
-        runs = repo.last_runs(conn)
+        last = runs.last_runs(conn)
         quarantined = repo.quarantine_counts(conn)
         writes = ledger.counts(conn)
         waiting = {name: ledger.waiting(conn, name) for name in writes}
@@ -26,7 +26,7 @@ def collect(engine: Engine, config: CallsyncConfig) -> dict[str, Any]:
     )
     report: dict[str, Any] = {"connections": [], "duplicate_pairs": [_pair(p) for p in pairs]}
     for name in names:
-        run = runs.get(name)
+        run = last.get(name)
         report["connections"].append(
             {
                 "name": name,

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+from syncer import stopping
 from syncer.store import database
 
 BACKENDS = [
@@ -82,3 +83,11 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
     database.upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def no_stop_requested() -> Iterator[None]:
+    """The process-wide stop flag (``syncer/stopping.py``) starts and ends every test clear."""
+    stopping.FLAG.clear()
+    yield
+    stopping.FLAG.clear()

@@ -20,6 +20,8 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from syncer import stopping
+
 
 @dataclass(frozen=True)
 class RateLimitHint:
@@ -141,7 +143,7 @@ class PacerRegistry:
         self,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = stopping.sleep,  # pacing ends when a stop is requested
     ) -> None:
         self._clock = clock
         self._sleep = sleep

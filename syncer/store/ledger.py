@@ -1,4 +1,4 @@
-"""The write ledger (``call_links``) and the fenced leases that guard it.
+"""The write ledger (``call_links``), guarded by fenced leases (``syncer/store/leases.py``).
 
 One row per (canonical call, target connection). The states and what moves a row between them
 are drawn once, in ``syncer/push.py``; this module only stores them. Every write here is
@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from syncer.errors import TransientError
 from syncer.model import Call
-from syncer.store.tables import CallLinkRow, CallRow, LeaseRow
+from syncer.store.leases import Fence, check
+from syncer.store.tables import CallLinkRow, CallRow
 from syncer.store.upsert import insert_for
 
 calls_t = cast(sa.Table, CallRow.__table__)
 links_t = cast(sa.Table, CallLinkRow.__table__)
-leases_t = cast(sa.Table, LeaseRow.__table__)
 
 IN_DOUBT = "in_doubt"  # a request may have left: settle by marker before anything is sent
 DONE = "done"  # the target holds the call (remote_id)
@@ -44,82 +42,8 @@ BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
 
 
-class LeaseLostError(TransientError):
-    """Another worker holds (or took over) the lease this work needs."""
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-# --- leases ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Fence:
-    """A lease as granted: writes carry it and are refused once the lease changed hands."""
-
-    name: str
-    owner: str
-    token: int
-    ttl: timedelta
-
-
-def take_lease(
-    conn: Connection, name: str, owner: str, ttl: timedelta, now: datetime | None = None
-) -> Fence | None:
-    """Take ``name`` unless another owner holds it unexpired; a takeover raises the token."""
-    stamp = now or _now()
-    stmt = insert_for(conn, leases_t).values(
-        name=name, owner=owner, token=1, expires_at=stamp + ttl, acquired_at=stamp
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["name"],
-        set_={
-            "owner": stmt.excluded.owner,
-            "expires_at": stmt.excluded.expires_at,
-            "acquired_at": stmt.excluded.acquired_at,
-            "token": leases_t.c.token + 1,
-        },
-        where=sa.or_(leases_t.c.owner == stmt.excluded.owner, leases_t.c.expires_at < stamp),
-    )
-    conn.execute(stmt)
-    row = conn.execute(
-        sa.select(leases_t.c.owner, leases_t.c.token).where(leases_t.c.name == name)
-    ).one()
-    return Fence(name, owner, int(row.token), ttl) if row.owner == owner else None
-
-
-def renew(conn: Connection, fence: Fence, now: datetime | None = None) -> bool:
-    """Extend the lease if ``fence`` still holds it (the heartbeat and every fenced write)."""
-    stamp = now or _now()
-    result = conn.execute(
-        leases_t.update()
-        .where(
-            leases_t.c.name == fence.name,
-            leases_t.c.owner == fence.owner,
-            leases_t.c.token == fence.token,
-            leases_t.c.expires_at >= stamp,
-        )
-        .values(expires_at=stamp + fence.ttl)
-    )
-    return bool(result.rowcount)
-
-
-def check(conn: Connection, fence: Fence) -> None:
-    """Raise :class:`LeaseLostError` unless ``fence`` still holds its lease."""
-    if not renew(conn, fence):
-        raise LeaseLostError(f"lost lease {fence.name} (token {fence.token})")
-
-
-def release(conn: Connection, fence: Fence) -> None:
-    conn.execute(
-        leases_t.delete().where(
-            leases_t.c.name == fence.name,
-            leases_t.c.owner == fence.owner,
-            leases_t.c.token == fence.token,
-        )
-    )
 
 
 # --- ledger rows -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -22,11 +22,9 @@ from syncer.store.tables import (
     CallRow,
     ConnectorStateRow,
     CursorRow,
-    LeaseRow,
     OAuthTokenRow,
     QuarantineRow,
     SourceRecordRow,
-    SyncRunRow,
 )
 from syncer.store.upsert import insert_for, upsert
 
@@ -34,8 +32,6 @@ calls_t = cast(sa.Table, CallRow.__table__)
 sources_t = cast(sa.Table, SourceRecordRow.__table__)
 cursors_t = cast(sa.Table, CursorRow.__table__)
 quarantine_t = cast(sa.Table, QuarantineRow.__table__)
-runs_t = cast(sa.Table, SyncRunRow.__table__)
-leases_t = cast(sa.Table, LeaseRow.__table__)
 tokens_t = cast(sa.Table, OAuthTokenRow.__table__)
 state_t = cast(sa.Table, ConnectorStateRow.__table__)
 
@@ -431,62 +427,6 @@ def quarantine_counts(conn: Connection) -> dict[str, int]:
         .group_by(quarantine_t.c.connection)
     )
     return {connection: int(count) for connection, count in conn.execute(stmt)}
-
-
-# --- sync runs ---------------------------------------------------------------------------------
-
-
-def start_run(conn: Connection, connection: str, kind: str) -> int:
-    stmt = runs_t.insert().values(
-        connection=connection, kind=kind, status="running", started_at=_now(), stats={}
-    )
-    return int(conn.execute(stmt.returning(runs_t.c.id)).scalar_one())
-
-
-def finish_run(
-    conn: Connection, run_id: int, status: str, stats: dict[str, Any], error: str | None = None
-) -> None:
-    conn.execute(
-        runs_t.update()
-        .where(runs_t.c.id == run_id)
-        .values(status=status, stats=stats, error=error, finished_at=_now())
-    )
-
-
-def last_runs(conn: Connection) -> dict[str, Any]:
-    """The most recent run of each connection."""
-    latest = (
-        sa.select(runs_t.c.connection, sa.func.max(runs_t.c.id).label("id"))
-        .group_by(runs_t.c.connection)
-        .subquery()
-    )
-    stmt = sa.select(runs_t).join(latest, runs_t.c.id == latest.c.id)
-    return {row.connection: row for row in conn.execute(stmt)}
-
-
-# --- leases ------------------------------------------------------------------------------------
-
-
-def acquire_lease(
-    conn: Connection, name: str, owner: str, ttl: timedelta, now: datetime | None = None
-) -> bool:
-    """Take or extend ``name`` for ``owner`` unless someone else holds an unexpired lease."""
-    stamp = now or _now()
-    stmt = insert_for(conn, leases_t).values(
-        name=name, owner=owner, expires_at=stamp + ttl, acquired_at=stamp
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["name"],
-        set_={"owner": stmt.excluded.owner, "expires_at": stmt.excluded.expires_at},
-        where=sa.or_(leases_t.c.owner == stmt.excluded.owner, leases_t.c.expires_at < stamp),
-    )
-    conn.execute(stmt)
-    holder = conn.execute(sa.select(leases_t.c.owner).where(leases_t.c.name == name)).scalar_one()
-    return bool(holder == owner)
-
-
-def release_lease(conn: Connection, name: str, owner: str) -> None:
-    conn.execute(leases_t.delete().where(leases_t.c.name == name, leases_t.c.owner == owner))
 
 
 # --- OAuth tokens ------------------------------------------------------------------------------

@@ -172,7 +172,7 @@ class SyncRunRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     connection: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))  # pull | push | backfill
-    status: Mapped[str] = mapped_column(String(16))  # running | ok | failed | aborted
+    status: Mapped[str] = mapped_column(String(16))  # running|ok|failed|aborted|busy|died
     started_at: Mapped[datetime] = mapped_column(default=_now)
     finished_at: Mapped[datetime | None]
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -183,7 +183,9 @@ class LeaseRow(Base):
     """Who may work on a named resource (a connection's stream, a route's target) until when.
 
     ``token`` grows by one each time the lease changes hands: a write fenced with an older token
-    is refused, so a worker that lost its lease cannot record anything.
+    is refused, so a worker that lost its lease cannot record anything. ``host``, ``pid`` and
+    ``pid_started`` name the holding process, so a lease of a process that died on this host is
+    taken over at once (``syncer/processes.py``); they are NULL on rows from before 0005.
     """
 
     __tablename__ = "leases"
@@ -193,6 +195,9 @@ class LeaseRow(Base):
     token: Mapped[int] = mapped_column(sa.BigInteger, default=1, server_default="1")
     expires_at: Mapped[datetime]
     acquired_at: Mapped[datetime] = mapped_column(default=_now)
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(sa.Integer)
+    pid_started: Mapped[int | None] = mapped_column(sa.BigInteger)
 
 
 class OAuthTokenRow(Base):

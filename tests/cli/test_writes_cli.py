@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from syncer.store import database, ledger, repo
+from syncer.store import database, leases, ledger, repo
 from tests.cli.test_cli import EXAMPLE, callsync
 from tests.engine.test_push import make_call
 
@@ -16,7 +16,7 @@ def test_a_write_in_review_is_listed_with_its_evidence_and_adopted(tmp_path, dat
     call = make_call(1)
     with engine.begin() as conn:
         repo.upsert_calls(conn, [call])
-        fence = ledger.take_lease(conn, "push:pipedrive", "worker", timedelta(minutes=1))
+        fence = leases.take(conn, "push:pipedrive", "worker", timedelta(minutes=1))
         ledger.claim(conn, fence, call.call_uid, "pipedrive", call.call_uid, call.content_hash())
         ledger.settle(
             conn,

@@ -21,7 +21,7 @@ from syncer.errors import AmbiguousWriteError, UnsettledWriteError, VendorError
 from syncer.model import Call, Direction, Outcome, Party, PhoneNumber, SourceIdentity
 from syncer.pull import StreamStats, commit_page
 from syncer.push import Pusher, push_route
-from syncer.store import ledger, repo
+from syncer.store import leases, repo
 from tests.engine.test_push import MemoryTarget, make_call, store
 
 NUMBER = "+14155550100"
@@ -189,7 +189,7 @@ def test_a_second_run_skips_a_target_another_run_is_writing(engine, dst):
     call = make_call(1)
     store(engine, call)
     with engine.begin() as conn:
-        assert ledger.take_lease(conn, "push:dst", "first-run", timedelta(minutes=1))
+        assert leases.take(conn, "push:dst", "first-run", timedelta(minutes=1))
     results = push_route(engine, RouteConfig(source="src", targets=["dst"]), {"dst": dst})
     assert results["dst"].busy and dst.creates == 0
     assert row(engine, call) is None

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from connectors.base import Checkpoint, Connector, ConnectorContext, Cursor, JsonDict, Page
-from syncer import mapping
+from syncer import mapping, processes
 from syncer.connections import DatabaseConnectorState
 from syncer.errors import MappingFailure
 from syncer.model import Call, Outcome, SourceIdentity
-from syncer.pull import LeaseLostError, pull, pull_stream
-from syncer.store import repo
+from syncer.pull import LeaseBusyError, pull, pull_stream
+from syncer.store import leases, repo, runs
 
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
@@ -100,7 +100,7 @@ def test_full_pull_stores_everything_and_completes_the_cursor(engine):
         cursor = repo.get_cursor(conn, "close", "calls")
         assert (cursor.completed, cursor.partial) == ({"next": 5}, None)
         assert repo.get_state(conn, "close", ["last_page"]) == {"last_page": {"index": 4}}
-        assert repo.last_runs(conn)["close"].status == "ok"
+        assert runs.last_runs(conn)["close"].status == "ok"
 
 
 def test_crash_between_pages_resumes_without_gap_or_rereading_committed_pages(engine):
@@ -112,7 +112,7 @@ def test_crash_between_pages_resumes_without_gap_or_rereading_committed_pages(en
     with engine.connect() as conn:
         cursor = repo.get_cursor(conn, "close", "calls")
         assert (cursor.completed, cursor.partial) == (None, {"next": 4})
-        assert repo.last_runs(conn)["close"].status == "failed"
+        assert runs.last_runs(conn)["close"].status == "failed"
     connector.crash_after_pages = None
     stats = pull(engine, connector).streams["calls"]
     assert stats.records == 2  # only the page that was never committed
@@ -182,9 +182,10 @@ def test_full_sweep_tombstones_what_it_did_not_see(engine):
 
 def test_a_stream_held_by_another_worker_is_not_pulled(engine):
     with engine.begin() as conn:
-        repo.acquire_lease(conn, "pull:close:calls", "someone-else", timedelta(minutes=10))
-    with pytest.raises(LeaseLostError):
+        leases.take(conn, "pull:close:calls", "someone-else", timedelta(minutes=10))
+    with pytest.raises(LeaseBusyError) as busy:
         pull_stream(engine, make(engine, records(2)), "calls")
+    assert busy.value.holder == processes.me()  # this test process holds it: alive
     assert stored_ids(engine) == set()
 
 

@@ -26,7 +26,7 @@ from syncer.connections import DatabaseConnectorState
 from syncer.errors import AmbiguousWriteError
 from syncer.model import Call, Direction, Outcome, Party, PhoneNumber, SourceIdentity
 from syncer.push import Pusher
-from syncer.store import ledger, repo
+from syncer.store import leases, ledger, repo
 
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
@@ -146,9 +146,9 @@ def test_a_crash_before_the_request_creates_after_checking(engine, target):
     call = make_call(1)
     store(engine, call)
     with engine.begin() as conn:  # intent recorded, then the process died
-        fence = ledger.take_lease(conn, "push:dst", "dead-worker", timedelta(minutes=1))
+        fence = leases.take(conn, "push:dst", "dead-worker", timedelta(minutes=1))
         ledger.claim(conn, fence, call.call_uid, "dst", call.call_uid, call.content_hash())
-        ledger.release(conn, fence)  # its lease expired
+        leases.release(conn, fence)  # its lease expired
     stats = push(engine, target)
     assert (stats.adopted, stats.created) == (0, 1)
 

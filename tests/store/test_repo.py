@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from syncer.model import Call, Outcome, PhoneNumber, SourceIdentity
-from syncer.store import ledger, repo
+from syncer.store import leases, ledger, repo, runs
 from syncer.store.tables import UtcDateTime
 
 
@@ -104,11 +104,11 @@ def test_quarantine_counts_attempts_and_resolves(engine):
 
 def test_runs_report_the_latest_per_connection(engine):
     with engine.begin() as conn:
-        first = repo.start_run(conn, "close", "pull")
-        repo.finish_run(conn, first, "failed", {}, "boom")
-        second = repo.start_run(conn, "close", "pull")
-        repo.finish_run(conn, second, "ok", {"read": 3})
-        latest = repo.last_runs(conn)["close"]
+        first = runs.start_run(conn, "close", "pull")
+        runs.finish_run(conn, first, "failed", {}, "boom")
+        second = runs.start_run(conn, "close", "pull")
+        runs.finish_run(conn, second, "ok", {"read": 3})
+        latest = runs.last_runs(conn)["close"]
     assert (latest.id, latest.status, latest.stats) == (second, "ok", {"read": 3})
 
 
@@ -116,13 +116,15 @@ def test_lease_is_exclusive_until_it_expires(engine):
     now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     ttl = timedelta(minutes=5)
     with engine.begin() as conn:
-        assert repo.acquire_lease(conn, "close:calls", "worker-a", ttl, now)
-        assert not repo.acquire_lease(conn, "close:calls", "worker-b", ttl, now)
-        assert repo.acquire_lease(conn, "close:calls", "worker-a", ttl, now + timedelta(minutes=1))
+        a = leases.take(conn, "close:calls", "worker-a", ttl, now)
+        assert a is not None
+        assert leases.take(conn, "close:calls", "worker-b", ttl, now) is None
+        assert leases.take(conn, "close:calls", "worker-a", ttl, now + timedelta(minutes=1))
         later = now + timedelta(minutes=7)
-        assert repo.acquire_lease(conn, "close:calls", "worker-b", ttl, later)
-        repo.release_lease(conn, "close:calls", "worker-b")
-        assert repo.acquire_lease(conn, "close:calls", "worker-a", ttl, later)
+        b = leases.take(conn, "close:calls", "worker-b", ttl, later)
+        assert b is not None
+        leases.release(conn, b)
+        assert leases.take(conn, "close:calls", "worker-a", ttl, later)
 
 
 def test_token_store_is_compare_and_set(engine):
@@ -145,7 +147,7 @@ def test_write_ledger_moves_through_its_states_under_a_fence(engine):
     call = make_call()
     with engine.begin() as conn:
         repo.upsert_calls(conn, [call])
-        fence = ledger.take_lease(conn, "push:pipedrive", "me", timedelta(minutes=1))
+        fence = leases.take(conn, "push:pipedrive", "me", timedelta(minutes=1))
         ledger.claim(conn, fence, call.call_uid, "pipedrive", call.call_uid, call.content_hash())
         assert ledger.get(conn, call.call_uid, "pipedrive").state == "in_doubt"
         reason = "no Pipedrive person with +14155550199"
@@ -160,10 +162,10 @@ def test_a_lease_taken_over_fences_out_its_old_holder(engine):
     call = make_call()
     with engine.begin() as conn:
         repo.upsert_calls(conn, [call])
-        old = ledger.take_lease(conn, "push:close", "a", timedelta(seconds=-1))  # expired
-        assert ledger.take_lease(conn, "push:close", "b", timedelta(minutes=1)) is not None
-        assert ledger.take_lease(conn, "push:close", "a", timedelta(minutes=1)) is None
-        with pytest.raises(ledger.LeaseLostError):
+        old = leases.take(conn, "push:close", "a", timedelta(seconds=-1))  # expired
+        assert leases.take(conn, "push:close", "b", timedelta(minutes=1)) is not None
+        assert leases.take(conn, "push:close", "a", timedelta(minutes=1)) is None
+        with pytest.raises(leases.LeaseLostError):
             ledger.claim(conn, old, call.call_uid, "close", call.call_uid, "")
         assert ledger.get(conn, call.call_uid, "close") is None
 
