@@ -199,7 +199,7 @@ class PipedriveConnector(Connector):
             else:
                 tail = bookmark.tail if search.end is None else search.end
                 since = later(progress.high, progress.floor)
-                final = Bookmark(since=since, swept_at=bookmark.swept_at, tail=tail)
+                final = replace(bookmark, since=since, tail=tail)
                 yield self._page(batch, None, extra, completed=encode_completed(final))
             extra = {}
 
