@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +15,9 @@ from pydantic import SecretStr
 from connectors.base import COVERAGE_STATE_KEY
 from connectors.pipedrive.activity_calls import direction_of, record_key_of
 from connectors.pipedrive.connector import PipedriveConnector
-from connectors.pipedrive.others import NOT_ADMIN, OFF
+from connectors.pipedrive.others import ACTIVITY_ONLY, NOT_ADMIN, OFF
+from syncer import status
+from syncer.config import load_config
 from syncer.model import Direction
 from syncer.pull import pull
 from syncer.store import repo
@@ -22,6 +25,7 @@ from tests.connectors.pipedrive.harness import NAME, PipedriveHarness, make_harn
 from tests.connectors.pipedrive.pulls import ACTIVITIES, pulled, requests, seeded
 
 USERS = "GET /v1/users"
+EXAMPLE = Path(__file__).parents[3] / "config.example.yaml"
 
 
 def stored_calls(engine: sa.Engine) -> Counter[tuple[str | None, str | None]]:
@@ -168,3 +172,22 @@ def test_a_non_admin_token_reads_what_it_may_see_and_says_what_it_may_not(engine
 )
 def test_direction_comes_from_the_subject_only_when_it_says_so(subject, direction):
     assert direction_of(subject) is direction
+
+
+def test_status_shows_what_a_pipedrive_connection_does_not_cover(engine):
+    harness = seeded(engine, 40, users=2)
+    with engine.connect() as conn:
+        gaps = repo.get_state(conn, NAME, [COVERAGE_STATE_KEY])[COVERAGE_STATE_KEY]
+    with engine.begin() as conn:  # as the example config's connection had pulled it
+        repo.put_state(conn, "pipedrive", {COVERAGE_STATE_KEY: gaps})
+    config = load_config(EXAMPLE, env={})
+
+    report = status.collect(engine, config)
+
+    shown = {c["name"]: c["not_covered"] for c in report["connections"]}
+    assert shown["pipedrive"] == gaps["not_covered"]
+    assert ACTIVITY_ONLY in shown["pipedrive"]
+    assert shown["close"] == []  # nothing reported: nothing claimed
+    table = status.coverage_table(report)
+    assert table is not None and table.row_count == sum(len(lines) for lines in shown.values())
+    assert harness.emulator.user_ids()
