@@ -196,6 +196,12 @@ class IdentityCache(Protocol):
     def put(self, kind: str, key: str, value: JsonDict) -> None: ...
 
 
+COVERAGE_STATE_KEY = "coverage"
+"""The connector-state key under which a connector reports what the vendor's API does not let
+it read (``{"not_covered": ["...", ...]}``, one sentence each), sent with a pull's first page;
+``callsync status`` shows it."""
+
+
 class ConnectorState(Protocol):
     """Small keyed JSON facts a connector keeps between runs (read-only during a read; writes
     travel with the page that justifies them, in ``Page.state``)."""

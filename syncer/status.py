@@ -7,6 +7,7 @@ from typing import Any
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
+from connectors.base import COVERAGE_STATE_KEY
 from syncer.config import CallsyncConfig
 from syncer.store import ledger, repo, review, runs
 
@@ -21,9 +22,12 @@ def collect(engine: Engine, config: CallsyncConfig) -> dict[str, Any]:
         waiting = {name: ledger.waiting(conn, name) for name in writes}
         backing_off = ledger.backing_off(conn)
         pairs = review.open_items(conn, review.DUPLICATE_PAIR)
-    names = list(config.connections) + sorted(
-        {name for name, _, _ in cursors} - set(config.connections)
-    )
+        names = list(config.connections) + sorted(
+            {name for name, _, _ in cursors} - set(config.connections)
+        )
+        gaps = {
+            name: _not_covered(repo.get_state(conn, name, [COVERAGE_STATE_KEY])) for name in names
+        }
     report: dict[str, Any] = {"connections": [], "duplicate_pairs": [_pair(p) for p in pairs]}
     for name in names:
         run = last.get(name)
@@ -51,6 +55,7 @@ def collect(engine: Engine, config: CallsyncConfig) -> dict[str, Any]:
                     "stats": run.stats,
                     "error": run.error,
                 },
+                "not_covered": gaps[name],
                 "quarantined": quarantined.get(name, 0),
                 "writes": writes.get(name, {}),
                 "backing_off": backing_off.get(name, 0),
@@ -68,6 +73,23 @@ def collect(engine: Engine, config: CallsyncConfig) -> dict[str, Any]:
             }
         )
     return report
+
+
+def _not_covered(state: dict[str, Any]) -> list[str]:
+    """What the connector said, on its last pull, the vendor's API does not let it read."""
+    lines = (state.get(COVERAGE_STATE_KEY) or {}).get("not_covered")
+    return [line for line in lines if isinstance(line, str)] if isinstance(lines, list) else []
+
+
+def coverage_table(report: dict[str, Any]) -> Table | None:
+    """Per connection, what callsync cannot read there (as its connector last reported)."""
+    table = Table(title="not covered", title_justify="left")
+    for column in ("connection", "what is not read"):
+        table.add_column(column)
+    for item in report["connections"]:
+        for line in item["not_covered"]:
+            table.add_row(item["name"], line)
+    return table if table.row_count else None
 
 
 def _pair(item: Any) -> dict[str, Any]:

@@ -41,6 +41,7 @@ _COSTS: tuple[tuple[str, re.Pattern[str], int], ...] = tuple(
         ("GET", r"^(/api)?/v1/callLogs$", 20),
         ("GET", r"^(/api)?/v1/callLogs/[^/]+$", 2),
         ("GET", r"^(/api)?/v1/users/me$", 2),
+        ("GET", r"^(/api)?/v1/users$", 20),  # a generic v1 list
         ("GET", r"^/api/v2/activities$", 10),
         ("GET", r"^/api/v2/activities/[^/]+$", 1),
         # The write path (§2.3, §2.4, §2.9: v1 search 40, v2 search 20, v2 create roughly half

@@ -9,8 +9,9 @@ See ``cursor`` for the strategy. Per call activity (``type == "call"``) and its 
 - no known log, done, not deleted, owned by the token user, version not searched yet -> wanted:
   looked up in the list (``search``); found -> store; not found -> remember the version.
 
-Activities of other users and planned (not done) calls are skipped: the list only holds the
-token user's logs, and a log is always done (§2.3, §2.6).
+Activities of other users go to ``others`` (stored from the activity itself) when the
+connection reads them (``other_users``), else they are skipped with planned (not done)
+calls: the list only holds the token user's logs, and a log is always done (§2.3, §2.6).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from dataclasses import replace
 from datetime import timedelta
 
 from connectors.base import JsonDict
+from connectors.pipedrive.activity_calls import record_key_of
 from connectors.pipedrive.client import ActivityPage, PipedriveClient
 from connectors.pipedrive.cursor import ChangesProgress, later, query_since
 from connectors.pipedrive.index import ActivityIndex, Batch, IndexEntry
+from connectors.pipedrive.others import OtherUsers
 from connectors.pipedrive.records import CALL_TYPE, activity_snapshot, build_record
 from connectors.pipedrive.search import LogSearch
 from syncer.errors import VendorError
@@ -38,6 +41,7 @@ class Changes:
         *,
         page_size: int,
         lookback: timedelta,
+        others: OtherUsers | None = None,
     ) -> None:
         self.client = client
         self.index = index
@@ -45,6 +49,7 @@ class Changes:
         self.profile = profile
         self.page_size = page_size
         self.lookback = lookback
+        self.others = others
 
     def run(self, progress: ChangesProgress) -> Iterator[tuple[Batch, ChangesProgress, bool]]:
         """(batch, progress after it, whether the pass is complete) per activity page."""
@@ -85,10 +90,12 @@ class Changes:
             entry = entries.get(activity["id"])
             if entry is not None and entry.known:
                 self._known(activity, entry, batch)
+            elif self.others is not None and self.others.owns(activity):
+                self.others.collect(activity, entry, batch)
             elif self._wanted(activity, entry):
                 wanted[activity["id"]] = activity
         if wanted:
-            self._resolve(wanted, batch)
+            self._resolve(wanted, entries, batch)
         return batch
 
     def _known(self, activity: JsonDict, entry: IndexEntry, batch: Batch) -> None:
@@ -104,6 +111,10 @@ class Changes:
         if log is None:  # deleted (no event says so): the activity may get a new log later
             batch.deleted.append(entry.log_id)
             batch.remember(activity["id"], IndexEntry(checked=activity.get("update_time")))
+            if self.others is not None and self.others.owns(activity):
+                # Moved to another user, whose log this token cannot read: the activity
+                # record takes over from the tombstoned log record.
+                self.others.collect(activity, None, batch)
             return
         batch.records.append(build_record(log, snapshot, self.profile))
         batch.remember(activity["id"], IndexEntry(entry.log_id, snapshot))
@@ -113,15 +124,27 @@ class Changes:
             return False
         if activity.get("owner_id") != self.profile.get("id"):
             return False
+        if entry is not None and entry.from_activity:
+            return entry.activity != activity_snapshot(activity)  # searched once per version
         return entry is None or entry.checked != activity.get("update_time")
 
-    def _resolve(self, wanted: dict[int, JsonDict], batch: Batch) -> None:
+    def _resolve(
+        self, wanted: dict[int, JsonDict], entries: dict[int, IndexEntry], batch: Batch
+    ) -> None:
         found = self.search.find(set(wanted))
         for activity_id, activity in wanted.items():
             log = found.get(activity_id)
+            entry = entries.get(activity_id)
+            from_activity = entry is not None and entry.from_activity
             if log is None:
-                batch.remember(activity_id, IndexEntry(checked=activity.get("update_time")))
+                if from_activity and self.others is not None:
+                    # Moved to the token user, no log of theirs (yet): keep it current.
+                    self.others.collect(activity, entry, batch)
+                else:
+                    batch.remember(activity_id, IndexEntry(checked=activity.get("update_time")))
                 continue
+            if from_activity:  # read from another user's activity before: the log replaces it
+                batch.deleted.append(record_key_of(activity_id))
             snapshot = activity_snapshot(activity)
             batch.records.append(build_record(log, snapshot, self.profile))
             batch.remember(activity_id, IndexEntry(str(log.get("id")), snapshot))

@@ -47,6 +47,7 @@ log = structlog.get_logger("callsync.pipedrive")
 ORIGIN = "https://api.pipedrive.com"
 CALL_LOGS = "/api/v1/callLogs"
 USERS_ME = "/api/v1/users/me"
+USERS = "/api/v1/users"
 ACTIVITIES = "/api/v2/activities"
 IDS_PER_REQUEST = 100  # §2.4: `ids` takes at most 100 ids
 MALFORMED_ATTEMPTS = 3  # a 200 whose body is not a Pipedrive envelope is asked for again
@@ -151,6 +152,10 @@ class PipedriveClient:
             raise VendorError("pipedrive", 200, "users/me answered no user")
         return data
 
+    def users(self) -> list[JsonDict]:
+        """Every user of the company (one unpaged v1 list)."""
+        return _items(self._get(USERS))
+
     def call_log_page(self, start: int, limit: int) -> CallLogPage:
         body = self._get(CALL_LOGS, {"start": start, "limit": limit})
         pagination = (body.get("additional_data") or {}).get("pagination") or {}
@@ -166,10 +171,14 @@ class PipedriveClient:
             raise
         return data if isinstance(data, dict) else None
 
-    def activities(self, *, since: str | None, cursor: str | None, limit: int) -> ActivityPage:
-        """Activities updated at or after ``since``, oldest update first (§2.4, §2.8)."""
+    def activities(
+        self, *, since: str | None, cursor: str | None, limit: int, by_id: bool = False
+    ) -> ActivityPage:
+        """Activities updated at or after ``since``, oldest update first (§2.4, §2.8); or, with
+        ``by_id``, every activity in id order (a walk of the whole history whose positions do
+        not move when an activity is edited during it)."""
         params: dict[str, Any] = {
-            "sort_by": "update_time",
+            "sort_by": "id" if by_id else "update_time",
             "sort_direction": "asc",
             "limit": limit,
         }

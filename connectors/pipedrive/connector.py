@@ -1,13 +1,16 @@
-"""``PipedriveConnector``: reads the token user's call logs (strategy: ``cursor``) and writes
-calls as call logs (``identity``, ``payload``, ``writer``, ``locate``, ``upload``)."""
+"""``PipedriveConnector``: reads the token user's call logs (strategy: ``cursor``) and the other
+users' call activities (``others``), and writes calls as call logs (``identity``,
+``payload``, ``writer``, ``locate``, ``upload``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import ClassVar
 
 from connectors.base import (
+    COVERAGE_STATE_KEY,
     AccountLabel,
     Checkpoint,
     Connector,
@@ -21,7 +24,7 @@ from connectors.base import (
     WriteSupport,
     Written,
 )
-from connectors.pipedrive import records
+from connectors.pipedrive import activity_calls, records
 from connectors.pipedrive.budget import DailyBudget, token_cost
 from connectors.pipedrive.changes import Changes
 from connectors.pipedrive.client import ACTIVITIES, PipedriveClient, credential_key
@@ -39,6 +42,7 @@ from connectors.pipedrive.cursor import (
 from connectors.pipedrive.identity import MemoryIdentities, Resolver
 from connectors.pipedrive.index import BUDGET_KEY, PROFILE_KEY, ActivityIndex, Batch
 from connectors.pipedrive.locate import LogFinder, marked_activity
+from connectors.pipedrive.others import OtherUsers, coverage, is_admin
 from connectors.pipedrive.search import LogSearch
 from connectors.pipedrive.settings import PipedriveSettings
 from connectors.pipedrive.sweep import Sweep
@@ -80,8 +84,10 @@ class PipedriveConnector(Connector):
         self.budget.ensure(token_cost("GET", ACTIVITIES))  # spent already: not one request
         resume = encode_partial(bookmark, phase)
         try:
-            profile, first_state = self._profile(saved.get(PROFILE_KEY))
-            for page in self._pages(bookmark, phase, profile, first_state):
+            entry, first_state = self._profile(saved.get(PROFILE_KEY))
+            gaps = coverage(self.settings.other_users, entry.get("admin"))
+            first_state[COVERAGE_STATE_KEY] = gaps
+            for page in self._pages(bookmark, phase, entry["user"], first_state):
                 resume = page.checkpoint.partial or resume
                 yield page
         except BudgetExhaustedError:
@@ -93,9 +99,13 @@ class PipedriveConnector(Connector):
             raise
 
     def to_call(self, record: JsonDict) -> Call:
+        if activity_calls.is_activity_record(record):
+            return activity_calls.to_call(record, self.context)
         return records.to_call(record, self.context)
 
     def record_key(self, record: JsonDict) -> str:
+        if activity_calls.is_activity_record(record):
+            return activity_calls.record_key(record)
         return records.record_key(record)
 
     def check(self) -> None:
@@ -164,15 +174,8 @@ class PipedriveConnector(Connector):
     ) -> Iterator[Page]:
         extra = first_state  # state that rides with the first page of the pull
         if isinstance(phase, SweepProgress):
-            sweep = Sweep(self.client, self.index, profile, self.settings.call_log_page_size)
-            for batch, step, end in sweep.run(phase):
-                if end is None:
-                    yield self._page(batch, encode_partial(bookmark, step), extra)
-                else:
-                    bookmark, phase, unseen = self._swept(bookmark, step, end)
-                    partial = encode_partial(bookmark, phase)
-                    yield self._page(batch, partial, extra, unseen_since=unseen)
-                extra = {}
+            bookmark, phase = yield from self._sweep(bookmark, phase, profile, extra)
+            extra = {}
         assert isinstance(phase, ChangesProgress)
         search = LogSearch(
             self.client,
@@ -188,6 +191,7 @@ class PipedriveConnector(Connector):
             profile,
             page_size=self.settings.activity_page_size,
             lookback=self.settings.lookback,
+            others=self._others(profile),
         )
         for batch, progress, done in changes.run(phase):
             if not done:
@@ -195,21 +199,61 @@ class PipedriveConnector(Connector):
             else:
                 tail = bookmark.tail if search.end is None else search.end
                 since = later(progress.high, progress.floor)
-                final = Bookmark(since=since, swept_at=bookmark.swept_at, tail=tail)
+                final = replace(bookmark, since=since, tail=tail)
                 yield self._page(batch, None, extra, completed=encode_completed(final))
             extra = {}
 
+    def _others(self, profile: JsonDict) -> OtherUsers | None:
+        if not self.settings.other_users:
+            return None
+        return OtherUsers(self.client, self.index, profile, self.settings.activity_page_size)
+
+    def _sweep(
+        self,
+        bookmark: Bookmark,
+        progress: SweepProgress,
+        profile: JsonDict,
+        extra: dict[str, JsonDict],
+    ) -> Generator[Page, None, tuple[Bookmark, ChangesProgress]]:
+        """The call-log list, then (``other_users``) the walk of every activity; the last page
+        carries the new bookmark and what the sweep did not see."""
+        others = self._others(profile)
+        last = Batch.empty()
+        if progress.logs_end is None:
+            sweep = Sweep(self.client, self.index, profile, self.settings.call_log_page_size)
+            for batch, step, end in sweep.run(progress):
+                progress = step if end is None else replace(step, logs_end=end)
+                if end is not None and others is None:
+                    last = batch
+                    break
+                yield self._page(batch, encode_partial(bookmark, progress), extra)
+                extra = {}
+        if others is not None:
+            for batch, cursor in others.walk(progress.others_cursor):
+                if cursor is None:
+                    last = batch
+                    break
+                progress = replace(progress, others_cursor=cursor)
+                yield self._page(batch, encode_partial(bookmark, progress), extra)
+                extra = {}
+        swept, changes, unseen = self._swept(bookmark, progress, walked=others is not None)
+        yield self._page(last, encode_partial(swept, changes), extra, unseen_since=unseen)
+        return swept, changes
+
     def _swept(
-        self, bookmark: Bookmark, progress: SweepProgress, end: int
+        self, bookmark: Bookmark, progress: SweepProgress, *, walked: bool
     ) -> tuple[Bookmark, ChangesProgress, datetime | None]:
-        """After the last sweep page: the new bookmark, the changes pass, and whether stored
+        """After the sweep's last page: the new bookmark, the changes pass, and whether stored
         calls missing from the list may be tombstoned."""
+        end = progress.logs_end
+        assert end is not None
         vanished = end == 0 and bookmark.tail > 0  # a whole history gone at once: distrust
         clean = not progress.tainted and not vanished
         swept = Bookmark(
             since=bookmark.since,
             swept_at=progress.started if clean else bookmark.swept_at,
             tail=end,
+            others=walked,
         )
         changes = ChangesProgress(
             floor=bookmark.since or progress.started,
@@ -240,7 +284,8 @@ class PipedriveConnector(Connector):
         )
 
     def _profile(self, saved: JsonDict | None) -> tuple[JsonDict, dict[str, JsonDict]]:
-        """The token user (id and phone for direction), reused for ``profile_refresh``."""
+        """The token user (id and phone for direction) and whether they are an admin, reused
+        for ``profile_refresh``: ``({"user": ..., "admin": ...}, state to store)``."""
         now = self.context.clock()
         credential = credential_key(self.settings.api_token)
         if saved and saved.get("credential") == credential and isinstance(saved.get("user"), dict):
@@ -248,7 +293,12 @@ class PipedriveConnector(Connector):
             if isinstance(fetched, str) and now - records.parse_time(fetched) < (
                 self.settings.profile_refresh
             ):
-                return saved["user"], {}
-        user = records.profile_snapshot(self.client.me())
-        entry = {"credential": credential, "fetched_at": iso(now), "user": user}
-        return user, {PROFILE_KEY: entry}
+                return saved, {}
+        me = self.client.me()
+        entry = {
+            "credential": credential,
+            "fetched_at": iso(now),
+            "user": records.profile_snapshot(me),
+            "admin": is_admin(me),
+        }
+        return entry, {PROFILE_KEY: entry}

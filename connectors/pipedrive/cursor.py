@@ -28,14 +28,17 @@ One stream, ``calls``; one record per call log (see ``records``). Two passes:
    unknown log. A wanted activity still unfound has no log of this user (an activity logged
    by hand, another user's log, or a list order the probes do not cover): its version is
    remembered so it is not searched again until it changes; the sweep finds any real log.
-2. **Sweep** (first pull, then every ``sweep_interval``): the whole list, two pages per step,
+2. **Sweep** (first pull, then every ``sweep_interval``, and at once when ``other_users`` is
+   switched on): the whole list, two pages per step,
    each step joined to its activities with one ``ids=`` request (10 tokens for up to 100
    calls) for logs the index does not know. It stores every call with its activity, picks up
    logs no probe found and recordings added later, and (``Page.unseen_since``, on the wall
    clock the store stamps "seen" with) tombstones stored calls whose log is gone. Offset
    pages overlap by one entry; if an entry before the offset vanished during the sweep (the
    overlap does not line up) the sweep is *tainted*: it infers no deletions and runs again
-   on the next pull. An empty list never tombstones a history that was not empty.
+   on the next pull. An empty list never tombstones a history that was not empty. With
+   ``other_users``, the list is followed by a walk of every activity (``others``: other
+   users' calls, 10 tokens per 500 activities) before the sweep's last page.
 
 Why no call is missed: every new or edited call bumps its activity's ``update_time``
 (creating a log creates or converts its ``call`` activity); the pass reads every activity
@@ -51,10 +54,15 @@ Pipedrive is assumed below ``lookback``).
 Cost (requests; tokens in brackets), N = the user's call logs, P = list pages of the sweep
 = 1 + ceil((N - 50) / 49) for N > 50 (one entry of overlap per page), else 1:
 - first pull: 1 profile [2] + P [20 P] + ceil(P / 2) joins [10 each] + 1 activity page [10];
+  with ``other_users``: + A walk pages [10 each], A = ceil(activities of all users / 500)
+  (at least 1), + 1 user list [20] when another user has a call;
 - idle poll: 1 activity page [10] (+1 profile [2] once per ``profile_refresh``);
 - new calls: + ceil(activity pages) + about one list page per 50 new logs [20];
 - an edited call: + 1 refetch [2]; a hand-logged call activity: + 2 list pages, once per edit;
-- sweep every ``sweep_interval``: P list pages [20 P] + joins only for logs not yet known.
+- sweep every ``sweep_interval``: P list pages [20 P] + joins only for logs not yet known
+  (+ A walk pages and the user list with ``other_users``);
+- another user's new or edited call: nothing more (it rides the activity page) but the user
+  list [20], once per pull.
 Storing each call's activity in connector state (small JSON per call, in the database) is
 what lets an idle poll cost one request whatever the history size.
 """
@@ -78,6 +86,7 @@ class Bookmark:
     since: str | None = None  # newest activity update_time read (vendor clock, RFC 3339)
     swept_at: str | None = None  # when the last clean sweep started (our clock)
     tail: int = 0  # the call-log list's length when last seen
+    others: bool = False  # a sweep has walked every user's activities (``others``)
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,8 @@ class SweepProgress:
     start: int = 0  # the next list offset to read
     last_id: str | None = None  # the entry just before ``start`` (the overlap check)
     tainted: bool = False  # an entry may have been skipped: infer no deletions
+    logs_end: int | None = None  # the list's length once read to its end: the walk is next
+    others_cursor: str | None = None  # where the walk of every activity resumes
 
 
 @dataclass(frozen=True)
@@ -150,7 +161,8 @@ def plan(
     if resumed is not None and (sweep or changes) is not None:
         return resumed, sweep or changes
     swept = parse_time(bookmark.swept_at) if bookmark.swept_at else None
-    if swept is None or now - swept >= settings.sweep_interval:
+    unwalked = settings.other_users and not bookmark.others  # e.g. just switched on
+    if swept is None or now - swept >= settings.sweep_interval or unwalked:
         return bookmark, SweepProgress(started=iso(now), seen_since=wall.isoformat())
     return bookmark, ChangesProgress(
         floor=bookmark.since, pos=max(0, bookmark.tail - settings.tail_overlap)

@@ -2,8 +2,10 @@
 
 - ``activity:<id>``: which call log wraps a call activity and the activity as last stored
   (``{"log": id, "activity": {...}}``), or that a search found no log of this user for the
-  activity's version ``checked`` (``{"log": null, "checked": update_time}``). An activity
-  cannot tell its log (vendor-apis §2.4), so this is what makes an idle poll one request.
+  activity's version ``checked`` (``{"log": null, "checked": update_time}``), or that the
+  call is stored from the activity itself (another user's call, ``others``:
+  ``{"log": null, "activity": {...}, "from_activity": true}``). An activity cannot tell its
+  log (vendor-apis §2.4), so this is what makes an idle poll one request.
 - ``profile``: the token user (id, name, email, phone) with the token's fingerprint.
 - ``budget``: the daily token budget as last seen, per UTC day (``budget``).
 """
@@ -28,6 +30,7 @@ class IndexEntry:
     log_id: str | None = None
     activity: JsonDict | None = None  # the stored activity subset (records.ACTIVITY_FIELDS)
     checked: str | None = None  # update_time of the version searched in vain
+    from_activity: bool = False  # stored as an activity record (``others``), not from a log
 
     @property
     def known(self) -> bool:
@@ -36,6 +39,8 @@ class IndexEntry:
     def to_json(self) -> JsonDict:
         if self.log_id is not None:
             return {"log": self.log_id, "activity": self.activity}
+        if self.from_activity:
+            return {"log": None, "activity": self.activity, "from_activity": True}
         return {"log": None, "checked": self.checked}
 
     @classmethod
@@ -47,6 +52,7 @@ class IndexEntry:
             log_id=log_id if isinstance(log_id, str) else None,
             activity=activity if isinstance(activity, dict) else None,
             checked=checked if isinstance(checked, str) else None,
+            from_activity=value.get("from_activity") is True,
         )
 
 

@@ -49,6 +49,9 @@ class PipedriveSettings(ConnectionSettings):
     the next activity page finds them without reading the list again."""
     profile_refresh: Interval = Field(default=timedelta(days=1), gt=timedelta(0))
     """How long the token user's profile (id, phone numbers for direction) is reused."""
+    other_users: bool = True
+    """Also read the calls of the company's other users, from their ``call`` activities (the
+    call-log list shows only the token user's logs): no numbers, outcome or recording."""
 
     # --- writing -------------------------------------------------------------------------------
     link_deals: bool = True

@@ -6,6 +6,10 @@
   (null on the last page). No ``type`` filter: calls are mixed with meetings and tasks.
 - Get, create, patch (bumps ``update_time``), delete (soft: ``is_deleted`` + bumped
   ``update_time``; purged ``purge_after_days`` later).
+- Visibility: an admin token lists (and gets) every user's activities; any other token only
+  its own user's. UNCONFIRMED: Pipedrive's visibility groups decide what a non-admin sees
+  (often more than their own); the emulator takes the strict reading, so callsync never
+  counts on a non-admin token showing other users' calls.
 - UNCONFIRMED whether the list returns soft-deleted activities: the emulator DOES list them, with
   ``is_deleted: true``, until they are purged (a client must check the flag, and must not rely
   on ever seeing a delete older than the purge window). GET of one still answers it; PATCH and a
@@ -129,7 +133,7 @@ class ActivityRoutes:
     # --- list ---------------------------------------------------------------------------------
 
     def list_activities(
-        self, _: dict[str, Any], request: EmuRequest, __: dict[str, str]
+        self, user: dict[str, Any], request: EmuRequest, __: dict[str, str]
     ) -> EmuResponse:
         self.store.purge_expired(self.purge_after_days)
         limit = v2_limit(request, self.page_max)
@@ -140,6 +144,10 @@ class ActivityRoutes:
         if direction not in ("asc", "desc"):
             raise bad_request("Validation failed: sort_direction: must be one of asc, desc")
         scan = self._scan_arguments(request, sort_by, direction)
+        if not user["is_admin"]:
+            if scan.get("owner", user["id"]) != user["id"]:
+                return ok([], {"next_cursor": None})  # another user's: not visible
+            scan["owner"] = user["id"]
         found, more = self.store.activities.page(limit, **scan)
         include = "attendees" in (request.arg("include_fields") or "").split(",")
         data = [render_activity(stored.doc, attendees=include) for stored in found]
@@ -240,10 +248,10 @@ class ActivityRoutes:
 
     # --- single activities ----------------------------------------------------------------------
 
-    def get(self, _: dict[str, Any], request: EmuRequest, params: dict[str, str]) -> EmuResponse:
+    def get(self, user: dict[str, Any], request: EmuRequest, params: dict[str, str]) -> EmuResponse:
         self.store.purge_expired(self.purge_after_days)
         activity = self.store.activity(parse_id(params["id"]))
-        if activity is None:
+        if activity is None or not (user["is_admin"] or activity["owner_id"] == user["id"]):
             raise not_found("Activity not found")
         include = "attendees" in (request.arg("include_fields") or "").split(",")
         return ok(render_activity(activity, attendees=include))

@@ -24,7 +24,8 @@ from connectors.emulation import EmulatorTransport, FaultPlan, ManualClock, Worl
 from connectors.emulation.world import WorldUser, format_phone
 from connectors.pipedrive.connector import PipedriveConnector
 from connectors.pipedrive.emulator import PipedriveEmulator
-from connectors.pipedrive.settings import MAX_CALL_LOG_PAGE, PipedriveSettings
+from connectors.pipedrive.emulator.seeding import TASK_EVERY
+from connectors.pipedrive.settings import MAX_ACTIVITY_PAGE, MAX_CALL_LOG_PAGE, PipedriveSettings
 from syncer.connections import DatabaseConnectorState
 from syncer.http.ratelimit import PacerRegistry
 from syncer.identities import MISSING_TTL, DatabaseIdentityCache
@@ -44,11 +45,19 @@ def sweep_pages(calls: int, page: int = MAX_CALL_LOG_PAGE) -> int:
     return 1 if calls <= page else 1 + math.ceil((calls - page) / (page - 1))
 
 
+def walk_pages(calls: int) -> int:
+    """Pages of the sweep's walk of every activity: the seeded calls and their follow-up
+    tasks (one per ``TASK_EVERY`` calls), 500 per page, at least one page."""
+    activities = calls + calls // TASK_EVERY
+    return max(1, math.ceil(activities / MAX_ACTIVITY_PAGE))
+
+
 def full_pull_cost(calls: int) -> int:
-    """First pull: the profile, the sweep's list pages, one ``ids=`` join per two list pages,
-    and one activity page (the changes pass from the sweep's start finds nothing new)."""
+    """First pull of a one-user company: the profile, the sweep's list pages, one ``ids=``
+    join per two list pages, the walk of every activity (``other_users``), and one activity
+    page (the changes pass from the sweep's start finds nothing new)."""
     pages = sweep_pages(calls)
-    return 1 + pages + math.ceil(pages / 2) + 1
+    return 1 + pages + math.ceil(pages / 2) + walk_pages(calls) + 1
 
 
 @cache
@@ -203,7 +212,8 @@ class PipedriveHarness:
         self.clock.advance(self.connection_settings().lookback.total_seconds() + 60)
 
     def far_future_cursor(self, stream: str) -> Cursor:
-        return Cursor(completed={"since": FAR_FUTURE, "swept_at": FAR_FUTURE, "tail": 0})
+        completed = {"since": FAR_FUTURE, "swept_at": FAR_FUTURE, "tail": 0, "others": True}
+        return Cursor(completed=completed)
 
     def full_pull_cost(self, calls: int) -> int:
         return full_pull_cost(calls)

@@ -53,6 +53,9 @@ def connector(
     state: MemoryState | None = None, time: FakeTime | None = None, **settings: Any
 ) -> PipedriveConnector:
     time = time or FakeTime()
+    # These cassettes hold one user's account: the walk of other users' activities
+    # (``other_users``) is covered against the emulator.
+    settings.setdefault("other_users", False)
     context = ConnectorContext(
         name="pipedrive-cassette",
         settings=PipedriveSettings(
@@ -96,12 +99,17 @@ def test_first_pull_pages_the_list_with_overlap_and_joins_activities(vcr):
     sweep, final = pages
     assert sweep.unseen_since is not None  # a clean sweep: stored calls not seen are gone
     assert sweep.checkpoint.partial == {
-        "bookmark": {"since": None, "swept_at": "2024-03-20T15:00:00Z", "tail": 3},
+        "bookmark": {"since": None, "swept_at": "2024-03-20T15:00:00Z", "tail": 3, "others": False},
         "changes": {"floor": "2024-03-20T15:00:00Z", "cursor": None, "high": None, "pos": 0},
     }
     assert final.checkpoint == Checkpoint(
         partial=None,
-        completed={"since": "2024-03-20T15:00:00Z", "swept_at": "2024-03-20T15:00:00Z", "tail": 3},
+        completed={
+            "since": "2024-03-20T15:00:00Z",
+            "swept_at": "2024-03-20T15:00:00Z",
+            "tail": 3,
+            "others": False,
+        },
     )
     assert sweep.state["profile"]["user"] == ME
     assert sweep.state["activity:7007"] == {
@@ -211,7 +219,12 @@ def test_changes_pass_refetches_edited_calls_and_tombstones_deleted_ones(vcr):
     )
     source = connector(state)
     state.values["profile"]["credential"] = _credential()
-    completed = {"since": "2024-03-20T00:02:00Z", "swept_at": "2024-03-20T12:00:00Z", "tail": 3}
+    completed = {
+        "since": "2024-03-20T00:02:00Z",
+        "swept_at": "2024-03-20T12:00:00Z",
+        "tail": 3,
+        "others": False,
+    }
 
     pages = list(source.read("calls", Cursor(completed=completed)))
 
@@ -233,7 +246,12 @@ def test_changes_pass_refetches_edited_calls_and_tombstones_deleted_ones(vcr):
     assert "activity:7011" not in second.state and "activity:7012" not in second.state
     assert second.checkpoint == Checkpoint(
         partial=None,
-        completed={"since": "2024-03-20T15:22:00Z", "swept_at": "2024-03-20T12:00:00Z", "tail": 3},
+        completed={
+            "since": "2024-03-20T15:22:00Z",
+            "swept_at": "2024-03-20T12:00:00Z",
+            "tail": 3,
+            "others": False,
+        },
     )
 
 
@@ -268,6 +286,7 @@ def test_a_rejected_activity_cursor_restarts_from_the_newest_update_read():
     pages = list(connector(state).read("calls", Cursor(partial=partial)))
     assert pages[-1].checkpoint.completed == {
         "since": "2024-03-20T15:00:00Z", "swept_at": "2024-03-20T12:00:00Z", "tail": 3,
+        "others": False,
     }  # fmt: skip
 
 

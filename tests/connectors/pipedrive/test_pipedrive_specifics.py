@@ -56,17 +56,6 @@ def test_a_spent_company_budget_fails_fast(engine):
 # --- Pipedrive specifics ------------------------------------------------------------------------
 
 
-def test_other_users_calls_cost_nothing(engine):
-    harness = seeded(engine, 300, users=3)
-    assert harness.stored_ids(engine) == harness.vendor_ids()  # only the token user's logs
-    other = next(u for u in harness.emulator.user_ids() if u != harness.user_id)
-    harness.add_call(user_id=other)
-    harness.settle()
-
-    assert pulled(harness, engine).ok
-    assert requests(harness) == {ACTIVITIES: 1}  # not searched: the list cannot hold it
-
-
 def test_a_hand_logged_call_activity_is_searched_once_then_converted(engine):
     harness = seeded(engine, 120)
     with harness.api() as api:

@@ -200,10 +200,19 @@ def test_plan_sweeps_first_then_when_due_and_resumes_partials():
     config = settings(tail_overlap=10)
     first = plan(Cursor(), config, NOW, NOW)
     assert isinstance(first[1], SweepProgress) and first[1].start == 0
-    recent = {"since": "2026-01-05T11:00:00Z", "swept_at": "2026-01-05T00:00:00Z", "tail": 120}
+    recent = {
+        "since": "2026-01-05T11:00:00Z", "swept_at": "2026-01-05T00:00:00Z", "tail": 120,
+        "others": True,
+    }  # fmt: skip
     assert plan(Cursor(recent), config, NOW, NOW)[1] == ChangesProgress(
         floor="2026-01-05T11:00:00Z", pos=110
     )
+    # Other users' history never walked (a cursor from before ``other_users``, or the
+    # setting just switched on): sweep now, not a day later.
+    unwalked = {**recent, "others": False}
+    assert isinstance(plan(Cursor(unwalked), config, NOW, NOW)[1], SweepProgress)
+    off = settings(tail_overlap=10, other_users=False)
+    assert isinstance(plan(Cursor(unwalked), off, NOW, NOW)[1], ChangesProgress)
     stale = {**recent, "swept_at": "2026-01-04T11:00:00Z"}
     assert isinstance(plan(Cursor(stale), config, NOW, NOW)[1], SweepProgress)
     partial = {"bookmark": recent, "sweep": {"started": "x", "seen_since": "y", "start": 99}}
