@@ -11,11 +11,13 @@ pulling the same stream; a worker that lost its lease rolls its page back and st
 
 from __future__ import annotations
 
+import contextvars
 import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +36,23 @@ log = structlog.get_logger("callsync.pull")
 
 LEASE_TTL = timedelta(minutes=10)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+# Who holds a lease: the process, or one job of a daemon (two jobs of one process writing into
+# the same target must not share a lease owner, or both would think they hold it).
+_WORKER = contextvars.ContextVar("callsync_worker", default=WORKER_ID)
+
+
+def current_worker() -> str:
+    return _WORKER.get()
+
+
+@contextmanager
+def working_as(job: str) -> Iterator[None]:
+    """Leases taken inside belong to ``job`` of this process, not to the process as a whole."""
+    token = _WORKER.set(f"{WORKER_ID}/{job}")
+    try:
+        yield
+    finally:
+        _WORKER.reset(token)
 
 
 class LeaseLostError(TransientError):
@@ -171,9 +190,10 @@ def pull_stream(
     stream: str,
     *,
     stop: threading.Event | None = None,
-    owner: str = WORKER_ID,
+    owner: str | None = None,
 ) -> StreamStats:
     """Read ``stream`` from its stored cursor to the end (or until ``stop`` is set)."""
+    owner = owner or current_worker()
     name = connector.context.name
     lease = f"pull:{name}:{stream}"
     stats = StreamStats()

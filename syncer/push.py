@@ -58,7 +58,7 @@ from syncer.errors import (
 )
 from syncer.http.retry import answer_is_ambiguous
 from syncer.model import Call
-from syncer.pull import WORKER_ID
+from syncer.pull import current_worker
 from syncer.store import ledger, repo
 from syncer.store.database import durable_transaction
 from syncer.store.ledger import (
@@ -165,7 +165,7 @@ class Pusher:
     stats: PushStats = field(default_factory=PushStats)
     # How a recording that is only a URL is fetched (tests serve bytes without a network).
     fetch_url: Callable[[str], AbstractContextManager[Iterator[bytes]]] | None = None
-    owner: str = WORKER_ID
+    owner: str = field(default_factory=current_worker)
     lease_ttl: timedelta = LEASE_TTL
     _fence: Fence | None = field(default=None, init=False, repr=False)
 
