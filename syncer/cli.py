@@ -191,7 +191,11 @@ def status(config_path: Path, as_json: bool) -> None:
         return
     console = Console(width=160)
     console.print(status_report.as_table(report))
-    for extra in (status_report.waiting_table(report), status_report.duplicates_table(report)):
+    for extra in (
+        status_report.waiting_table(report),
+        status_report.duplicates_table(report),
+        status_report.daemon_table(report),
+    ):
         if extra is not None:
             console.print(extra)
 

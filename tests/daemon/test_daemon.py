@@ -3,7 +3,10 @@ scraped over HTTP, stopped with signals, killed and restarted."""
 
 from __future__ import annotations
 
+import json
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -135,3 +138,50 @@ def _running(trial: Trial) -> bool:
             return bool(runs.scalar_one() or leases)
     finally:
         engine.dispose()
+
+
+def _daemon_state(trial: Trial, connection: str) -> dict:
+    engine = sa.create_engine(trial.database_url)
+    try:
+        with engine.connect() as conn:
+            value = conn.execute(
+                sa.text("SELECT value FROM connector_state WHERE connection = :c AND key = 'daemon'"),
+                {"c": connection},
+            ).scalar_one_or_none()
+    finally:
+        engine.dispose()
+    return json.loads(value) if isinstance(value, str) else (value or {})
+
+
+def test_a_failing_connection_backs_off_and_the_others_go_on(trial, tmp_path):
+    trial.servers["close"].stop()  # Close is unreachable for the whole run
+    port = daemon_config(trial, every="1s")
+    daemon = RunningDaemon(trial, port, tmp_path / "daemon.log")
+    try:
+        daemon.wait_until(
+            lambda: _daemon_state(trial, "close").get("failures", 0) >= 3, 120, "close failing"
+        )
+        state = _daemon_state(trial, "close")
+        assert "giving up on it for this run" in state["last_error"]
+        assert state["next_attempt"] > state["last_finished"]
+        daemon.wait_until(lambda: daemon.job_runs("pull:outreach") >= 8, 120, "outreach going on")
+        # Backing off: 1 s, 2 s, 4 s ... so Close was tried far fewer times than Outreach.
+        assert daemon.job_runs("pull:close") <= 5
+        assert _daemon_state(trial, "outreach")["failures"] == 0
+        status = trial_status(trial)
+        assert "close" in status and "giving up on it" in status
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+
+
+def trial_status(trial: Trial) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "syncer", "status", "--config", str(trial.config)],
+        env=trial.env,
+        cwd=trial.directory,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return result.stdout + result.stderr
