@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 import connectors
 from connectors.emulation.fleet import start_fleet
 from connectors.emulation.world import World
-from syncer import logs, mappings_report, settle, stopping
+from syncer import daemon, logs, mappings_report, settle, stopping
 from syncer import status as status_report
 from syncer.config import CallsyncConfig, ConfigError, load_config
 from syncer.connections import build_connector
@@ -29,6 +29,7 @@ from syncer.pull import PullResult
 from syncer.push import PushStats
 from syncer.runner import SyncReport, connected, sync_once
 from syncer.store import database, runs
+from syncer.store.singleton import DaemonAlreadyRunningError
 
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
 P = ParamSpec("P")
@@ -97,12 +98,24 @@ def _open(loaded: CallsyncConfig) -> Engine:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), prog_name="callsync")
-@click.option("--log-level", default="WARNING", show_default=True, help="DEBUG, INFO, WARNING...")
-def main(log_level: str) -> None:
+@click.option(
+    "--log-level",
+    help="DEBUG, INFO, WARNING or ERROR. Default: WARNING, and INFO for `callsync run`.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(logs.FORMATS),
+    default="console",
+    show_default=True,
+    help="console: key=value lines; json: one JSON object per line (for log shippers).",
+)
+@click.pass_context
+def main(ctx: click.Context, log_level: str | None, log_format: str) -> None:
     """callsync keeps phone-call logs consistent across Amplemarket, Outreach, Close and
     Pipedrive: read every call, map it to one canonical form, write it exactly once wherever
     a route says it belongs."""
-    logs.configure(log_level.upper())
+    daemon = ctx.invoked_subcommand == "run"
+    logs.configure((log_level or ("INFO" if daemon else "WARNING")).upper(), log_format)
 
 
 @main.group()
@@ -194,6 +207,7 @@ def status(config_path: Path, as_json: bool) -> None:
         status_report.coverage_table(report),
         status_report.waiting_table(report),
         status_report.duplicates_table(report),
+        status_report.daemon_table(report),
     ):
         if extra is not None:
             console.print(extra)
@@ -280,6 +294,24 @@ def _summary(result: PullResult) -> str:
     if result.interrupted:
         text += " (interrupted)"
     return text + (f" (stopped early: {result.error})" if result.error else "")
+
+
+@main.command("run")
+@config_option
+@handles_errors
+def run_daemon(config_path: Path) -> None:
+    """Run as a daemon: pull each connection on its schedule and push its routes, until
+    SIGTERM or Ctrl-C (see `schedule` in the config for intervals, grace and /metrics)."""
+    loaded = _load(config_path)
+    engine = database.create_engine(loaded.database.url)
+    try:
+        database.upgrade(engine)
+        code = daemon.serve(loaded, engine)
+    except DaemonAlreadyRunningError as error:
+        _fail(f"error: {error}", EXIT_RUNTIME)
+    finally:
+        engine.dispose()
+    sys.exit(code)
 
 
 @main.group()

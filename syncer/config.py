@@ -52,7 +52,15 @@ class DefaultsConfig(_Strict):
 
 
 class ScheduleConfig(_Strict):
+    """How ``callsync run`` schedules its jobs (``syncer/daemon.py``)."""
+
     default_every: Interval = timedelta(minutes=5)
+    # A running job gets this long after SIGTERM to finish its page or write and commit.
+    shutdown_grace: Interval = timedelta(seconds=30)
+    # The longest a failing connection waits before its next attempt (backoff doubles to it).
+    max_backoff: Interval = timedelta(hours=1)
+    # ``host:port`` of the /healthz, /readyz and /metrics listener; None: no listener.
+    http: str | None = Field(default=None, pattern=r"^[^:\s]+:\d{1,5}$")
 
 
 class RouteFilters(_Strict):

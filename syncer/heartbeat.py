@@ -8,6 +8,7 @@ cursor and ledger write checks the fence token in its own transaction.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import socket
 import threading
@@ -26,6 +27,23 @@ log = structlog.get_logger("callsync.leases")
 
 LEASE_TTL = timedelta(seconds=60)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+# Who holds a lease: the process, or one job of a daemon (two jobs of one process writing into
+# the same target must not share an owner, or both would think they hold its lease).
+_WORKER = contextvars.ContextVar("callsync_worker", default=WORKER_ID)
+
+
+def current_worker() -> str:
+    return _WORKER.get()
+
+
+@contextmanager
+def working_as(job: str) -> Iterator[None]:
+    """Leases taken inside belong to ``job`` of this process, not to the process as a whole."""
+    token = _WORKER.set(f"{WORKER_ID}/{job}")
+    try:
+        yield
+    finally:
+        _WORKER.reset(token)
 
 
 @contextmanager
@@ -56,10 +74,11 @@ def kept(engine: Engine, fence: Fence) -> Iterator[Fence]:
 
 @contextmanager
 def held_lease(
-    engine: Engine, name: str, owner: str = WORKER_ID, ttl: timedelta = LEASE_TTL
+    engine: Engine, name: str, owner: str | None = None, ttl: timedelta = LEASE_TTL
 ) -> Iterator[Fence]:
-    """Hold lease ``name`` for the block; raises :class:`LeaseBusyError` (naming the holder)
-    when another live worker holds it."""
+    """Hold lease ``name`` for the block (for ``owner``, else :func:`current_worker`); raises
+    :class:`LeaseBusyError` (naming the holder) when another live worker holds it."""
+    owner = owner or current_worker()
     with engine.begin() as conn:
         fence = leases.take(conn, name, owner, ttl)
         if fence is None:

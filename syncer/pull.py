@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from connectors.base import Connector, Cursor, JsonDict, Page
 from syncer import stopping
 from syncer.errors import MappingFailure, TransientError
-from syncer.heartbeat import LEASE_TTL, WORKER_ID, held_lease, kept
+from syncer.heartbeat import LEASE_TTL, current_worker, held_lease, kept
 from syncer.model import Call
 from syncer.store import leases, ledger, repo, review, runs, twins
 from syncer.store.leases import LeaseBusyError, LeaseLostError
@@ -236,10 +236,11 @@ def pull_stream(
     stream: str,
     *,
     stop: threading.Event | None = None,
-    owner: str = WORKER_ID,
+    owner: str | None = None,
 ) -> StreamStats:
     """Read ``stream`` from its stored cursor to the end (or until a stop is requested);
     raises :class:`LeaseBusyError` when another live run holds it."""
+    owner = owner or current_worker()
     name = connector.context.name
     halt = stop or stopping.FLAG
     stats = StreamStats()
@@ -263,13 +264,14 @@ def pull(
     *,
     stop: threading.Event | None = None,
     matching: Tolerances | None = None,
-    owner: str = WORKER_ID,
+    owner: str | None = None,
 ) -> PullResult:
     """Pull every stream of a connector, recorded as one sync run held by its own lease; then
     report calls logged by hand beside a copy callsync had already written here
     (``syncer/store/review.py``)."""
     name = connector.context.name
     halt = stop or stopping.FLAG
+    owner = owner or current_worker()
     started = datetime.now(UTC)
     with engine.begin() as conn:
         run_id, fence = runs.start_held_run(conn, name, "pull", owner, LEASE_TTL)

@@ -59,7 +59,7 @@ from syncer.errors import (
     VendorError,
     VendorUnreachableError,
 )
-from syncer.heartbeat import LEASE_TTL, WORKER_ID, held_lease
+from syncer.heartbeat import LEASE_TTL, current_worker, held_lease
 from syncer.http.retry import answer_is_ambiguous
 from syncer.model import Call
 from syncer.store import ledger, repo
@@ -132,7 +132,7 @@ class Pusher:
     stats: PushStats = field(default_factory=PushStats)
     # How a recording that is only a URL is fetched (tests serve bytes without a network).
     fetch_url: Callable[[str], AbstractContextManager[Iterator[bytes]]] | None = None
-    owner: str = WORKER_ID
+    owner: str = field(default_factory=current_worker)
     lease_ttl: timedelta = LEASE_TTL
     _fence: Fence | None = field(default=None, init=False, repr=False)
 

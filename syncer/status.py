@@ -28,7 +28,12 @@ def collect(engine: Engine, config: CallsyncConfig) -> dict[str, Any]:
         gaps = {
             name: _not_covered(repo.get_state(conn, name, [COVERAGE_STATE_KEY])) for name in names
         }
-    report: dict[str, Any] = {"connections": [], "duplicate_pairs": [_pair(p) for p in pairs]}
+        jobs = {n: repo.get_state(conn, n, ["daemon"]).get("daemon") for n in config.connections}
+    report: dict[str, Any] = {
+        "connections": [],
+        "duplicate_pairs": [_pair(p) for p in pairs],
+        "daemon_jobs": [job for job in jobs.values() if job],
+    }
     for name in names:
         run = last.get(name)
         report["connections"].append(
@@ -182,3 +187,23 @@ def waiting_table(report: dict[str, Any]) -> Table | None:
                 row["reason"] or "",
             )
     return table if table.row_count else None
+
+
+def daemon_table(report: dict[str, Any]) -> Table | None:
+    """The scheduled jobs of ``callsync run`` as it last recorded them (None: never ran)."""
+    jobs = report.get("daemon_jobs") or []
+    if not jobs:
+        return None
+    table = Table(title="callsync run: scheduled jobs")
+    for column in ("connection", "every", "last ok", "failures", "next attempt", "last error"):
+        table.add_column(column, overflow="fold")
+    for job in jobs:
+        table.add_row(
+            job["connection"],
+            f"{job['every_seconds']:g} s",
+            job.get("last_ok") or "never",
+            str(job.get("failures", 0)),
+            job.get("next_attempt") or "on schedule",
+            job.get("last_error") or "",
+        )
+    return table

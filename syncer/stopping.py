@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,24 +37,39 @@ def sleep(seconds: float) -> None:
         raise StopRequested("interrupted while waiting")
 
 
-def _handle(signum: int, frame: FrameType | None) -> None:
+_received: list[int] = []  # signals received, appended by the handler (no lock taken)
+
+
+def _handle(signum: int, _frame: FrameType | None) -> None:
+    """Only appends and writes with ``os.write``: a handler runs between two bytecodes of the
+    main thread, which may hold the lock ``Event.set`` takes (it waits on that very event during
+    a rate-limit pause) or be inside a write to ``sys.stderr``; either would deadlock or raise.
+    The watcher thread sets :data:`FLAG`."""
     name = signal.Signals(signum).name
-    if FLAG.is_set():
-        sys.stderr.write(f"callsync: {name} again: exiting at once\n")
-        sys.stderr.flush()
+    if _received:
+        os.write(2, f"callsync: {name} again: exiting at once\n".encode())
         os._exit(EXIT_AT_ONCE)
-    FLAG.set()
-    sys.stderr.write(
+    _received.append(signum)
+    os.write(
+        2,
         f"callsync: {name}: stopping at the next page or write boundary "
-        "(send it again to exit at once)\n"
+        "(send it again to exit at once)\n".encode(),
     )
-    sys.stderr.flush()
+
+
+def _watch(done: threading.Event) -> None:
+    while not done.wait(0.05):
+        if _received and not FLAG.is_set():
+            FLAG.set()
 
 
 @contextmanager
 def on_signals() -> Iterator[threading.Event]:
     """Within the block, SIGTERM/SIGINT request a clean stop (main thread only)."""
     previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    done = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(done,), name="callsync-signals", daemon=True)
+    watcher.start()
     for signum in SIGNALS:
         signal.signal(signum, _handle)
     try:
@@ -63,3 +77,5 @@ def on_signals() -> Iterator[threading.Event]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        done.set()
+        watcher.join()

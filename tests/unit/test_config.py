@@ -163,6 +163,7 @@ def test_example_documents_every_option():
         MatchingConfig,
         RouteFilters,
         RouteWrite,
+        ScheduleConfig,
     )
 
     text = (ROOT / "config.example.yaml").read_text()
@@ -170,6 +171,7 @@ def test_example_documents_every_option():
     names |= set(ConnectionConfig.model_fields) - {"vendor_keys"}
     names |= set(DefaultsConfig.model_fields) | set(RouteFilters.model_fields)
     names |= set(MatchingConfig.model_fields) | set(RouteWrite.model_fields)
+    names |= set(ScheduleConfig.model_fields)
     for kind in connectors.known_kinds():
         names |= set(connectors.settings_model(kind).model_fields)
     missing = sorted(name for name in names if f"{name}:" not in text)
