@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def run_many(
     """``log``: one JSON line per finished trial, so a long run cut short still has figures."""
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         futures = {
-            pool.submit(run_trial, seed + n, database_url, calls, rounds): seed + n
+            pool.submit(_guarded_trial, seed + n, database_url, calls, rounds): seed + n
             for n in range(trials)
         }
         if log is not None:
@@ -40,6 +41,16 @@ def run_many(
         return [future.result() for future in futures]
 
 
+def _guarded_trial(seed: int, database_url: str | None, calls: int, rounds: int) -> Verdict:
+    """A trial whose harness itself failed (not callsync: an emulator that would not start, a
+    subprocess that outlived its timeout) is counted as crashed, not allowed to end the run."""
+    try:
+        return run_trial(seed, database_url, calls, rounds)
+    except Exception as error:  # noqa: BLE001 - counted and printed, the other trials go on
+        crash = traceback.format_exception_only(type(error), error)[-1].strip()
+        return Verdict(crashed=1, details=[f"harness crashed: {crash}"])
+
+
 def totals(verdicts: list[Verdict]) -> str:
     dup = sum(v.duplicates + v.twin_copies for v in verdicts)
     lost = sum(v.lost for v in verdicts)
@@ -47,7 +58,8 @@ def totals(verdicts: list[Verdict]) -> str:
         f"{len(verdicts)} trials, {dup} duplicates, {lost} lost "
         f"({sum(v.twin_copies for v in verdicts)} beside a twin, "
         f"{sum(v.rewrites for v in verdicts)} rewrites, {sum(v.review for v in verdicts)} in review, "
-        f"{sum(v.reauthorised for v in verdicts)} Outreach re-authorisations)"
+        f"{sum(v.reauthorised for v in verdicts)} Outreach re-authorisations, "
+        f"{sum(v.crashed for v in verdicts)} trials whose harness crashed)"
     )
 
 
@@ -76,7 +88,7 @@ def main() -> int:
             if "refused" not in line:
                 print(f"seed {args.seed + n}: {line}")
     print(f"{totals(verdicts)} in {time.monotonic() - started:.0f} s")
-    bad = any(v.duplicates or v.lost or v.twin_copies or v.rewrites for v in verdicts)
+    bad = any(v.duplicates or v.lost or v.twin_copies or v.rewrites or v.crashed for v in verdicts)
     return 1 if bad else 0
 
 

@@ -25,6 +25,7 @@ def _assert_exactly_once(verdicts) -> None:
     assert sum(v.duplicates + v.twin_copies for v in verdicts) == 0, (summary, problems)
     assert sum(v.lost for v in verdicts) == 0, (summary, problems)
     assert sum(v.rewrites for v in verdicts) == 0, (summary, problems)
+    assert sum(v.crashed for v in verdicts) == 0, (summary, problems)
 
 
 @pytest.mark.slow

@@ -62,6 +62,7 @@ class Verdict:
     rewrites: int = 0
     review: int = 0
     reauthorised: int = 0  # Outreach refresh chains an admin had to re-authorise
+    crashed: int = 0  # the harness itself failed (counted apart from callsync's verdicts)
     details: list[str] = field(default_factory=list)
 
 
