@@ -23,8 +23,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def daemon_config(trial: Trial, *, every: str = "2s", grace: str = "20s") -> int:
-    """Rewrite the trial's config for a fast schedule with a health listener; its port."""
+def daemon_config(
+    trial: Trial, *, every: str = "2s", grace: str = "20s", path: Path | None = None
+) -> int:
+    """Rewrite the trial's config (or write a copy to ``path``) for a fast schedule with a
+    health listener; its port."""
     port = free_port()
     text = trial.config.read_text()
     start = text.index("\nschedule:")
@@ -36,17 +39,17 @@ def daemon_config(trial: Trial, *, every: str = "2s", grace: str = "20s") -> int
     text = text[:start] + schedule + text[end:]
     # Every connection polls on the default schedule in these tests.
     text = "\n".join(line for line in text.splitlines() if not line.strip().startswith("every:"))
-    trial.config.write_text(text + "\n")
+    (path or trial.config).write_text(text + "\n")
     return port
 
 
 class RunningDaemon:
-    def __init__(self, trial: Trial, port: int, log: Path) -> None:
+    def __init__(self, trial: Trial, port: int, log: Path, config: Path | None = None) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log
         self._log = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "syncer", "run", "--config", str(trial.config)],
+            [sys.executable, "-m", "syncer", "run", "--config", str(config or trial.config)],
             env=trial.env,
             cwd=trial.directory,
             stdout=self._log,

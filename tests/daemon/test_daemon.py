@@ -39,7 +39,8 @@ def _pull_runs_overlap(database_url: str) -> list[str]:
             rows = conn.execute(
                 sa.text(
                     "SELECT connection, started_at, finished_at FROM sync_runs "
-                    "WHERE kind = 'pull' AND status <> 'busy' ORDER BY connection, started_at"
+                    "WHERE kind = 'pull' AND status NOT IN ('busy', 'died') "
+                    "ORDER BY connection, started_at"
                 )
             ).all()
     finally:
