@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from connectors.base import Connector
 from syncer.config import CallsyncConfig
 from syncer.connections import build_connector
+from syncer.plan import SyncPlan
 from syncer.pull import PullResult, pull
 from syncer.push import PushStats, push_route
 from syncer.store.twins import Tolerances
@@ -77,7 +78,9 @@ def sync_once(
     pull_names: list[str] | None = None,
     push: bool = True,
     stop: threading.Event | None = None,
+    plan: SyncPlan | None = None,
 ) -> SyncReport:
+    """``plan``: a dry run of the push (reads are stored; nothing is written to a target)."""
     report = SyncReport()
     for name in pull_names if pull_names is not None else list(connectors):
         try:
@@ -101,5 +104,6 @@ def sync_once(
             matching=matching_of(config),
             stop=stop,
             deferred={name: unread[name] for name in route.targets if name in unread},
+            plan=plan,
         )
     return report
