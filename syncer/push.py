@@ -104,6 +104,16 @@ class PushStats:
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def summary(self) -> str:
+        """One line for people: ``created 3, matched 1`` and why it stopped early, if it did."""
+        if self.busy:
+            return "skipped: another callsync run is writing into it"
+        counts = {k: v for k, v in self.as_dict().items() if k not in ("error", "busy") and v}
+        text = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items())
+        return (text or "nothing to write") + (
+            f" (stopped early: {self.error})" if self.error else ""
+        )
+
 
 def passes(filters: RouteFilters, call: Call) -> bool:
     """Whether the route's filters let ``call`` through."""
