@@ -12,7 +12,10 @@ ledger (``syncer.push.push_route``), so nothing the daemon wrote is written twic
 The cursor: ``completed`` = ``{"since", "until", "window", "reached"}`` (every window before
 ``reached`` is stored); ``partial`` = ``{"window": [start, end], "page": <connector partial>}``
 after a page inside a window. A backfill with the same ``since`` and window (and the same
-``until``, or none given) resumes an unfinished one from there, re-reading at most one page.
+``until``, or none given) resumes an unfinished one from there, re-reading at most one page;
+given the same ``until``, a finished load is not read again (only the push runs). A load
+killed hard leaves its lease behind until it expires (``LEASE_TTL``); a clean stop
+(SIGINT/SIGTERM) releases it.
 """
 
 from __future__ import annotations
@@ -109,8 +112,9 @@ def _parse(value: Any) -> datetime | None:
 def resume_range(
     stored: JsonDict | None, since: datetime, until: datetime | None, window: timedelta
 ) -> tuple[Range, datetime | None]:
-    """This backfill's range, and where it resumes (None: it starts afresh). An unfinished
-    backfill with the same since and window (and until, when one is given) is resumed."""
+    """This backfill's range, and where it resumes (None: it starts afresh). A backfill with
+    the same since and window resumes an unfinished one, or, given the same until, a finished
+    one (its load is done: only its push runs again, e.g. after a kill while pushing)."""
     now = datetime.now(UTC).replace(microsecond=0)
     fresh = Range(since, until or now, window)
     if not stored or stored.get("v") != VERSION:
@@ -120,8 +124,8 @@ def resume_range(
     same = old_since == since and stored.get("window") == window.total_seconds()
     if not same or old_until is None or reached is None or (until and until != old_until):
         return fresh, None
-    if reached >= old_until:
-        return fresh, None  # that backfill finished: this is a new one
+    if reached >= old_until and until is None:
+        return fresh, None  # that one finished: this one reads on to now
     return Range(since, old_until, window), reached
 
 
