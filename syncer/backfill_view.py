@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from types import TracebackType
 
+import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -66,10 +67,9 @@ class BackfillView:
         now = time.monotonic()
         if now - self.last_line.get(stats.connection, 0.0) >= LOG_EVERY:
             self.last_line[stats.connection] = now
-            print(  # noqa: T201 - plain progress for logs, flushed so cron sees it live
+            click.echo(
                 f"backfill {stats.connection}: window {stats.windows_done}/{stats.windows}, "
-                + self.detail(stats),
-                flush=True,
+                + self.detail(stats)
             )
 
     def _advance(self, stats: BackfillStats) -> None:

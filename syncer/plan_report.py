@@ -21,11 +21,3 @@ def as_table(plan: SyncPlan) -> Table:
         table.add_row("-", "-", "nothing to do", "0", "")
     return table
 
-
-def as_lines(plan: SyncPlan) -> list[str]:
-    """One plain line per (route, target): ``create 12, link 3, park 1``."""
-    lines = []
-    for (route, target), tally in sorted(plan.targets.items()):
-        counts = ", ".join(f"{a} {tally.counts[a]}" for a in ACTIONS if tally.counts[a])
-        lines.append(f"plan {route} => {target}: {counts or 'nothing to do'}")
-    return lines

@@ -186,18 +186,18 @@ def test_a_sync_beside_and_after_a_backfill_writes_nothing_twice(trial):
     assert (verdict.duplicates, verdict.lost, verdict.twin_copies) == (0, 0, 0), verdict
 
 
-def test_a_dry_run_writes_nothing_and_plans_what_the_real_run_then_does(trial, monkeypatch):
+def test_a_dry_run_writes_nothing_and_plans_what_the_real_run_then_does(trial, database_url):
+    """In-process, on each backend: the plan against the real run's own report."""
     config = load_config(trial.config, env=trial.env)
-    engine = database.create_engine(trial.database_url)
+    engine = database.create_engine(database_url)
     database.upgrade(engine)
     request = BackfillRequest(SINCE, UNTIL, timedelta(days=1), dry_run=True)
-    monkeypatch.delenv("HTTPS_PROXY", raising=False)
     try:
         targets_before = emulator_counts(trial)
         with connected(config, engine) as live:
             planned = run_backfill(config, engine, live, request)
         assert emulator_counts(trial) == targets_before
-        assert ledger_rows(trial.database_url) == 0
+        assert ledger_rows(database_url) == 0
         assert planned.plan is not None and planned.plan.totals()["create"] > 0
         real_request = BackfillRequest(SINCE, UNTIL, timedelta(days=1))
         with connected(config, engine) as live:
