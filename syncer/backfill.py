@@ -31,6 +31,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.engine import Engine
 
 from connectors.base import Checkpoint, Connector, Interval, JsonDict, Page
+from syncer.http.client import REQUESTS_SENT
 from syncer.pull import LEASE_TTL, WORKER_ID, LeaseLostError, StreamStats, commit_page
 from syncer.store import repo
 
@@ -93,6 +94,7 @@ class BackfillStats:
     complete: bool = False
     error: str | None = None
     busy: bool = False  # another backfill of this connection holds its lease
+    requests: int = 0  # sent while loading this connection (loads run one after another)
 
 
 OnPage = Callable[[BackfillStats], None]
@@ -142,6 +144,7 @@ def backfill_connection(
 ) -> BackfillStats:
     """Load ``[since, until)`` of one connection into the store, window by window."""
     run = _Run(engine, connector, BackfillStats(connector.context.name), stop, on_page, owner)
+    sent = REQUESTS_SENT.sent
     if not run.renew():
         run.stats.busy = True
         run.stats.error = f"{run.lease} is held by another backfill"
@@ -153,6 +156,7 @@ def backfill_connection(
                 break
         run.stats.complete = run.stats.windows_done == run.stats.windows and not run.stopped
     finally:
+        run.stats.requests = REQUESTS_SENT.sent - sent
         with engine.begin() as conn:
             repo.release_lease(conn, run.lease, owner)
     return run.stats

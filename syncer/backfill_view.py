@@ -84,7 +84,7 @@ class BackfillView:
 
 def summary(report: BackfillReport) -> Table:
     table = Table(title="backfill")
-    for column in ("connection", "windows", "read", "stored", "quarantined", "status"):
+    for column in ("connection", "windows", "read", "stored", "quarantined", "requests", "status"):
         table.add_column(column)
     for name, s in report.loads.items():
         status = "done" if s.complete else f"incomplete: {s.error or 'stopped'}"
@@ -96,6 +96,7 @@ def summary(report: BackfillReport) -> Table:
             str(s.pull.records),
             str(s.pull.stored),
             str(s.pull.quarantined),
+            str(s.requests),
             status,
         )
     return table

@@ -20,4 +20,3 @@ def as_table(plan: SyncPlan) -> Table:
     if not plan.targets or not plan.totals():
         table.add_row("-", "-", "nothing to do", "0", "")
     return table
-
