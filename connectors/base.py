@@ -28,6 +28,18 @@ in :class:`ConnectorState`, and everything else comes through the :class:`Connec
 
 Connectors must not hold a whole history in memory: stream pages, keep state small.
 
+Reading a time window (backfill)
+--------------------------------
+``read_window(stream, since, until, cursor)`` (optional; streams in ``window_streams``) yields
+the pages of the calls that *happened* in ``[since, until)``, using the vendor's own time filter
+so no request is spent outside the window. ``cursor`` is the ``Checkpoint.partial`` of the last
+page stored for this very window (None: from its start); every page's ``partial`` says where to
+resume, and the last page of the window has ``partial=None``. ``completed`` is ignored and
+``unseen_since`` must stay None: a window sees part of the history, so it proves no deletion.
+A connector whose vendor cannot filter calls by time sets ``window_filter = False``: the engine
+then asks for one window covering the whole range (one walk over the list, filtered on our side
+by :func:`started_within`) instead of walking the list once per window.
+
 Writing
 -------
 A connector that can log calls declares what it supports in ``write_support`` and implements
@@ -60,7 +72,7 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -94,6 +106,26 @@ def _parse_interval(value: object) -> object:
 Interval = Annotated[timedelta, BeforeValidator(_parse_interval)]
 """A duration written the same way everywhere in the config: ``30s``, ``5m``, ``2h``, ``1d``
 or a number of seconds."""
+
+
+def started_within(
+    records: Iterable[JsonDict],
+    since: datetime,
+    until: datetime,
+    start_of: Callable[[JsonDict], datetime | None],
+) -> list[JsonDict]:
+    """The records whose start lies in ``[since, until)``, for vendors whose time filter is
+    coarser than ours or absent. A record whose start cannot be read is kept: the engine maps
+    it and quarantines it with its reason rather than dropping it unseen."""
+    kept = []
+    for record in records:
+        try:
+            start = start_of(record)
+        except (KeyError, TypeError, ValueError):
+            start = None
+        if start is None or since <= start < until:
+            kept.append(record)
+    return kept
 
 
 class ConnectionSettings(BaseModel):
@@ -232,6 +264,8 @@ class Connector(abc.ABC):
     kind: ClassVar[str]
     streams: ClassVar[tuple[str, ...]] = ("calls",)
     write_support: ClassVar[WriteSupport] = WriteSupport()
+    window_streams: ClassVar[tuple[str, ...]] = ("calls",)  # what ``read_window`` serves
+    window_filter: ClassVar[bool] = True  # the vendor filters by time (else: one window)
 
     def __init__(self, context: ConnectorContext) -> None:
         self.context = context
@@ -252,6 +286,12 @@ class Connector(abc.ABC):
         """Why the call ``to_call`` just made of ``record`` lacks a label that a failed look-up
         would have given (None: complete). The engine re-maps such records on later pulls."""
         return None
+
+    def read_window(
+        self, stream: str, since: datetime, until: datetime, cursor: JsonDict | None
+    ) -> Iterator[Page]:
+        """Pages of the calls that happened in ``[since, until)`` (see "Reading a time window")."""
+        raise NotImplementedError(f"{self.kind} cannot read a time window")
 
     def check(self) -> None:  # noqa: B027 - optional: not every vendor has a cheap probe
         """Verify the credentials with the cheapest request the vendor offers."""

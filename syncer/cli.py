@@ -21,10 +21,12 @@ from sqlalchemy.engine import Engine
 import connectors
 from connectors.emulation.fleet import start_fleet
 from connectors.emulation.world import World
-from syncer import daemon, logs, mappings_report, settle, stopping
+from syncer import backfill_cli, daemon, logs, mappings_report, plan_report, settle, stopping
 from syncer import status as status_report
+from syncer.backfill import BadRangeError
 from syncer.config import CallsyncConfig, ConfigError, load_config
 from syncer.connections import build_connector
+from syncer.plan import SyncPlan
 from syncer.pull import PullResult
 from syncer.push import PushStats
 from syncer.runner import SyncReport, connected, sync_once
@@ -227,33 +229,70 @@ def pull(config_path: Path, names: tuple[str, ...]) -> None:
     _sync(config_path, names, push=False)
 
 
+dry_run_option = click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Read and plan, but write nothing to any target: print the plan.",
+)
+
+
 @main.command()
 @config_option
+@dry_run_option
 @handles_errors
-def sync(config_path: Path) -> None:
+def sync(config_path: Path, dry_run: bool) -> None:
     """One full pass: pull every connection, then write every route's calls, and exit."""
-    _sync(config_path, (), push=True)
+    _sync(config_path, (), push=True, dry_run=dry_run)
 
 
-def _sync(config_path: Path, names: tuple[str, ...], *, push: bool) -> None:
+@main.command()
+@config_option
+@click.option("--since", required=True, help="First day (2026-01-31) or instant to load, UTC.")
+@click.option("--until", help="Load up to (not including) this day or instant. Default: now.")
+@click.option("--window", "window_text", default="7d", show_default=True, help="Window size.")
+@click.option("--connection", "names", multiple=True, help="Load only this one (repeatable).")
+@click.option("--route", "route_from", help="Write only the routes from this connection.")
+@dry_run_option
+@handles_errors
+def backfill(config_path: Path, since: str, until: str | None, window_text: str,
+             names: tuple[str, ...], route_from: str | None, dry_run: bool) -> None:  # fmt: skip
+    """Load the calls of a past period, oldest window first, resumably, then write them."""
+    try:
+        request = backfill_cli.request(since, until, window_text, names, route_from, dry_run)
+    except BadRangeError as error:
+        _fail(f"error: {error}", EXIT_BAD_INPUT)
     loaded = _load(config_path)
+    _known(loaded, (*names, *filter(None, [route_from])))
+    if not backfill_cli.run(loaded, request):
+        sys.exit(EXIT_RUNTIME)
+
+
+def _known(loaded: CallsyncConfig, names: tuple[str, ...]) -> None:
     unknown = [name for name in names if name not in loaded.connections]
     if unknown:
         raise click.BadParameter(
             f"unknown connection(s): {', '.join(unknown)}", param_hint="--connection"
         )
+
+
+def _sync(config_path: Path, names: tuple[str, ...], *, push: bool, dry_run: bool = False) -> None:
+    loaded = _load(config_path)
+    _known(loaded, names)
+    plan = SyncPlan() if dry_run else None
     engine = _open(loaded)
     try:
         with stopping.on_signals(), connected(loaded, engine) as live:
-            report = sync_once(loaded, engine, live, pull_names=list(names) or None, push=push)
+            report = sync_once(
+                loaded, engine, live, pull_names=list(names) or None, push=push, plan=plan
+            )
     finally:
         engine.dispose()
-    _report(report)
+    _report(report, plan)
     if report.failed:
         sys.exit(EXIT_RUNTIME)
 
 
-def _report(report: SyncReport) -> None:
+def _report(report: SyncReport, plan: SyncPlan | None = None) -> None:
     for name, result in report.pulls.items():
         text = _summary(result) if isinstance(result, PullResult) else f"failed: {result}"
         ok = isinstance(result, PullResult) and result.ran_through
@@ -261,7 +300,10 @@ def _report(report: SyncReport) -> None:
     for route, targets in report.pushes.items():
         for target, stats in targets.items():
             bad = bool(stats.error or stats.busy or stats.interrupted)
-            click.echo(f"route {route} => {target}: {_push_summary(stats)}", err=bad)
+            if plan is None or bad:  # a dry run's counts are in the plan below
+                click.echo(f"route {route} => {target}: {_push_summary(stats)}", err=bad)
+    if plan is not None:
+        Console(width=160).print(plan_report.as_table(plan))
     for held in report.busy():
         click.echo(f"skipped: {held} (another callsync run is working on it)", err=True)
     if report.interrupted:
@@ -273,14 +315,7 @@ def _report(report: SyncReport) -> None:
 
 
 def _push_summary(stats: PushStats) -> str:
-    if stats.busy:
-        return f"skipped: held by {stats.busy} (another callsync run is writing into it)"
-    flags = ("error", "busy", "interrupted")
-    counts = {k: v for k, v in stats.as_dict().items() if k not in flags and v}
-    text = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()) or "nothing to write"
-    if stats.interrupted:
-        text += " (interrupted)"
-    return text + (f" (stopped early: {stats.error})" if stats.error else "")
+    return stats.summary()
 
 
 def _summary(result: PullResult) -> str:

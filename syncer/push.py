@@ -62,6 +62,7 @@ from syncer.errors import (
 from syncer.heartbeat import LEASE_TTL, current_worker, held_lease
 from syncer.http.retry import answer_is_ambiguous
 from syncer.model import Call
+from syncer.plan import SyncPlan, TargetPlan
 from syncer.store import ledger, repo
 from syncer.store.database import durable_transaction
 from syncer.store.leases import Fence, LeaseBusyError
@@ -102,6 +103,19 @@ class PushStats:
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def summary(self) -> str:
+        """One line for people: ``created 3, matched 1`` and why it stopped early, if it did."""
+        if self.busy:
+            return f"skipped: held by {self.busy} (another callsync run is writing into it)"
+        flags = ("error", "busy", "interrupted")
+        counts = {k: v for k, v in self.as_dict().items() if k not in flags and v}
+        text = (
+            ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()) or "nothing to write"
+        )
+        if self.interrupted:
+            text += " (interrupted)"
+        return text + (f" (stopped early: {self.error})" if self.error else "")
+
 
 def passes(filters: RouteFilters, call: Call) -> bool:
     """Whether the route's filters let ``call`` through."""
@@ -134,6 +148,9 @@ class Pusher:
     fetch_url: Callable[[str], AbstractContextManager[Iterator[bytes]]] | None = None
     owner: str = field(default_factory=current_worker)
     lease_ttl: timedelta = LEASE_TTL
+    # A dry run: every decision is made as usual and recorded here instead of carried out
+    # (no write request, no ledger row, no lease: ``fence`` refuses if anything tries).
+    plan: TargetPlan | None = None
     _fence: Fence | None = field(default=None, init=False, repr=False)
 
     @property
@@ -154,6 +171,9 @@ class Pusher:
         """Write the route's calls into the target until done or a stop is requested (checked
         before every call); raises :class:`LeaseBusyError` when another run holds it."""
         halt = stop or stopping.FLAG
+        if self.plan is not None:
+            self._run(halt)
+            return self.stats
         with held_lease(self.engine, f"push:{self.name}", self.owner, self.lease_ttl) as fence:
             self._fence = fence
             try:
@@ -186,6 +206,8 @@ class Pusher:
     def handle(self, call: Call, link: Any) -> None:
         if not passes(self.route.filters, call):
             self.stats.skipped += 1
+            if self.plan is not None:
+                self.plan.note("skip", call, "filtered out by the route")
         elif link is None:
             self._fresh(call, None)
         elif link.remote_id is not None:
@@ -201,11 +223,17 @@ class Pusher:
         """Twin check, resolve, durable intent, then the one create."""
         with self.engine.begin() as conn:
             twin = find_twin(conn, self.name, call, self.matching)
+            if twin is None and self.plan is not None:
+                twin = self.plan.sibling(call, self.matching)
             if twin is not None:
                 self._link(conn, call, twin)
                 return
         resolved = self._resolve(call, link)
         if resolved is None:
+            return
+        if self.plan is not None:
+            self.stats.created += 1
+            self.plan.note("create", call, "not in the target yet")
             return
         with durable_transaction(self.engine) as conn:
             ledger.claim(
@@ -220,6 +248,10 @@ class Pusher:
             reason = (
                 f"held in the target as {twin.sibling_remote}, the record of call {twin.sibling}"
             )
+        self.stats.matched += 1
+        if self.plan is not None:
+            self.plan.note("link", call, reason)
+            return
         ledger.complete(
             conn,
             self.fence,
@@ -230,7 +262,6 @@ class Pusher:
             kind=MATCHED,
             reason=reason,
         )
-        self.stats.matched += 1
 
     def _resolve(self, call: Call, link: Any) -> Resolved | None:
         """The target's ids for the call, or None (parked or refused: recorded, nothing sent)."""
@@ -304,6 +335,10 @@ class Pusher:
             self._record(call, state, reason, failures, evidence=link.evidence)
             self.stats.needs_review += state == NEEDS_REVIEW
             return
+        if found is not None and self.plan is not None:
+            self.stats.adopted += 1
+            self.plan.note("adopt", call, f"found by its marker as {found}")
+            return
         if found is not None:
             self._complete(call, str(found), written_hash=ledger.sent_hash(link))
             self.stats.adopted += 1
@@ -315,6 +350,9 @@ class Pusher:
     def _rewrite(self, call: Call, link: Any) -> None:
         resolved = self._resolve(call, link)
         if resolved is None:
+            return
+        if self.plan is not None:
+            self._plan_rewrite(call, link)
             return
         try:
             self.target.update(link.remote_id, call, resolved)
@@ -330,6 +368,22 @@ class Pusher:
             return
         self._complete(call, link.remote_id, kind=link.kind)
         self.stats.updated += 1
+
+    def _plan_rewrite(self, call: Call, link: Any) -> None:
+        """A dry run cannot learn which field a target refuses to change without trying:
+        it plans from what the target declares (``write_support``)."""
+        assert self.plan is not None
+        if self.target.write_support.update:
+            self.stats.updated += 1
+            self.plan.note("update", call, f"changed since it was written as {link.remote_id}")
+            return
+        recreate = self.options.recreate_on_change and self.target.write_support.delete
+        if recreate and link.kind == WRITTEN:
+            self.stats.created += 1
+            self.plan.note("create", call, f"changed: {link.remote_id} deleted and recreated")
+            return
+        self.stats.stale += 1
+        self.plan.note("stale", call, f"changed, and {self.target.kind} cannot update calls")
 
     def _cannot_update(self, call: Call, link: Any, cannot: CannotUpdate) -> None:
         recreate = self.options.recreate_on_change and self.target.write_support.delete
@@ -365,6 +419,9 @@ class Pusher:
             self.stats.failed += 1
 
     def _record(self, call: Call, state: str, reason: str, failures: int, **extra: Any) -> None:
+        if self.plan is not None:
+            self.plan.note(_PLANNED.get(state, "fail"), call, reason)
+            return
         with self.engine.begin() as conn:
             ledger.settle(
                 conn,
@@ -424,6 +481,9 @@ def stream_url(url: str) -> Iterator[Iterator[bytes]]:
         yield response.iter_bytes(64 * 1024)
 
 
+_PLANNED = {PARKED: "park", FAILED: "fail", NEEDS_REVIEW: "review", IN_DOUBT: "review"}
+
+
 def _failures(link: Any) -> int:
     """Failed attempts in a row, counting the one being recorded."""
     return (int(link.attempts) if link is not None else 0) + 1
@@ -438,16 +498,20 @@ def push_route(
     matching: Tolerances | None = None,
     stop: threading.Event | None = None,
     deferred: dict[str, str] | None = None,
+    plan: SyncPlan | None = None,
 ) -> dict[str, PushStats]:
     """Write the route's calls into each of its targets, each on its own: a target that fails
     (a vendor outage, an unexpected error) is recorded in its stats and the others go on.
-    ``deferred``: targets not to write into in this run, with why (their read failed)."""
+    ``deferred``: targets not to write into in this run, with why (their read failed).
+    ``plan``: a dry run; each target's actions are recorded there and nothing is written."""
     results: dict[str, PushStats] = {}
     for name in route.targets:
         if deferred and name in deferred:
             results[name] = PushStats(error=f"deferred: its pull failed ({deferred[name]})")
             continue
         pusher = Pusher(engine, route, targets[name], source, matching or Tolerances())
+        if plan is not None:
+            pusher.plan = plan.target(f"{route.source} -> {name}", name)
         try:
             results[name] = pusher.run(stop)
         except LeaseBusyError as busy:

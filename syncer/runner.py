@@ -17,6 +17,7 @@ from connectors.base import Connector
 from syncer import stopping
 from syncer.config import CallsyncConfig
 from syncer.connections import build_connector
+from syncer.plan import SyncPlan
 from syncer.pull import PullResult, pull
 from syncer.push import PushStats, push_route
 from syncer.store import runs
@@ -99,9 +100,11 @@ def sync_once(
     pull_names: list[str] | None = None,
     push: bool = True,
     stop: threading.Event | None = None,
+    plan: SyncPlan | None = None,
 ) -> SyncReport:
     """Pull, then push; a stop request (default: the process flag) ends the pass at the next
-    page or write boundary, and no push starts after it."""
+    page or write boundary, and no push starts after it. ``plan``: a dry run of the push
+    (reads are stored; nothing is written to a target)."""
     halt = stop or stopping.FLAG
     report = SyncReport()
     with engine.begin() as conn:
@@ -131,6 +134,7 @@ def sync_once(
             matching=matching_of(config),
             stop=halt,
             deferred={name: unread[name] for name in route.targets if name in unread},
+            plan=plan,
         )
     report.interrupted = halt.is_set()
     return report

@@ -28,6 +28,7 @@ from connectors.amplemarket.records import (
 )
 from connectors.amplemarket.resolution import Resolver
 from connectors.amplemarket.settings import AmplemarketSettings
+from connectors.amplemarket.window import read_window as read_start_window
 from connectors.amplemarket.writer import Writer
 from connectors.base import (
     AccountLabel,
@@ -126,6 +127,20 @@ class AmplemarketConnector(Connector):
                 raise VendorError(VENDOR, 200, f"`next` points at the same page: {href}")
             yield Page(page.records, Checkpoint(partial=walk.partial(page.next_href)))
             href = page.next_href
+
+    def read_window(
+        self, stream: str, since: datetime, until: datetime, cursor: JsonDict | None
+    ) -> Iterator[Page]:
+        if stream not in self.streams:
+            raise ValueError(f"{VENDOR} has no stream {stream!r}")
+        return read_start_window(
+            self.client,
+            since,
+            until,
+            cursor,
+            page_size=self.settings.page_size,
+            prepare=self._prepare_dispositions,
+        )
 
     # --- mapping -------------------------------------------------------------------------
 

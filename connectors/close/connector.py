@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from connectors.base import (
     AccountLabel,
@@ -97,6 +98,13 @@ class CloseConnector(Connector):
         else:
             raise ValueError(f"close has no stream {stream!r}; streams: {self.streams}")
         return self._labelled(pages)
+
+    def read_window(
+        self, stream: str, since: datetime, until: datetime, cursor: JsonDict | None
+    ) -> Iterator[Page]:
+        if stream != "calls":
+            raise ValueError(f"close reads windows of calls only, not {stream!r}")
+        return self._labelled(self._calls.read_window(since, until, cursor))
 
     def _labelled(self, pages: Iterator[Page]) -> Iterator[Page]:
         # Fetch outcome labels before the engine maps the first calls (users are fetched by the

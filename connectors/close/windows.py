@@ -90,6 +90,9 @@ class CreationWalker:
     api: CloseApi
     page_size: int
     max_skip: int
+    # ``date_created`` for pulls; a backfill walks ``activity_at`` (when the call happened,
+    # §1.5 has the same gt/lte filters on it), the same way.
+    time_field: str = "date_created"
     learned_max_skip: int | None = field(default=None, init=False)
 
     def pages(self, position: WalkPosition) -> Iterator[tuple[list[JsonDict], WalkPosition]]:
@@ -135,8 +138,8 @@ class CreationWalker:
 
     def _query(self, gt: datetime, lte: datetime, skip: int, limit: int) -> dict[str, str | int]:
         query: dict[str, str | int] = {
-            "date_created__gt": filter_value(gt),
-            "date_created__lte": filter_value(lte),
+            f"{self.time_field}__gt": filter_value(gt),
+            f"{self.time_field}__lte": filter_value(lte),
             "_limit": limit,
         }
         if skip:

@@ -35,6 +35,7 @@ from connectors.outreach.labels import LabelCatalog
 from connectors.outreach.records import map_call, record_key
 from connectors.outreach.settings import MAX_PAGE_SIZE, OutreachSettings
 from connectors.outreach.users import UserDirectory, user_id
+from connectors.outreach.window import read_window as read_created_window
 from connectors.outreach.writer import CallWriter
 from syncer.errors import VendorError
 from syncer.model import Call
@@ -79,6 +80,20 @@ class OutreachConnector(Connector):
             yield Page([], Checkpoint(partial=None, completed=cursor.completed))
             return
         yield from self._walk(planned, None)
+
+    def read_window(
+        self, stream: str, since: datetime, until: datetime, cursor: JsonDict | None
+    ) -> Iterator[Page]:
+        if stream != CALLS:
+            raise ValueError(f"outreach has no stream {stream!r}")
+        return read_created_window(
+            self.client,
+            since,
+            until,
+            cursor,
+            page_size=self.settings.page_size,
+            prepare=self.labels.prepare,
+        )
 
     def _walk(self, window: Window, link: str | None) -> Iterator[Page]:
         page = self._resume(window, link) if link else self._first(window)

@@ -7,6 +7,7 @@ waiting and retrying happens here, the same way for every vendor.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,25 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 REFUSED_CONNECTS_TO_GIVE_UP = 3
 AUTH_STATUSES = frozenset({401, 403})
 DEFAULT_LIMITS = httpx.Limits(max_connections=10, max_keepalive_connections=5)
+
+
+class RequestCounter:
+    """Requests sent by this process (every attempt counts), for progress displays."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sent = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self._sent += 1
+
+    @property
+    def sent(self) -> int:
+        return self._sent
+
+
+REQUESTS_SENT = RequestCounter()
 
 
 @dataclass
@@ -138,6 +158,7 @@ class VendorClient:
     def _send(
         self, method: str, url: str, safe: bool, attempt: int, kwargs: dict[str, Any]
     ) -> httpx.Response | None:
+        REQUESTS_SENT.add()
         try:
             response = self._client.request(method, url, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:

@@ -286,3 +286,11 @@ def _copy_beside(
     return DuplicatePair(
         connection, row.call_uid, row.origin_external_id, best.call_uid, best.remote_id
     )
+
+
+def same_call(a: Call, b: Call, tolerances: Tolerances) -> bool:
+    """Whether two calls (of different sources) are one real call by the twin rules."""
+    number = remote_number(a)
+    if number is None or number != remote_number(b):
+        return False
+    return _fits(_Side.of_call(a), _Side.of_call(b), tolerances) is not None
