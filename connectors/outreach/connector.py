@@ -92,7 +92,7 @@ class OutreachConnector(Connector):
             until,
             cursor,
             page_size=self.settings.page_size,
-            prepare=self.labels.prepare,
+            prepare=self._prepare,
         )
 
     def _walk(self, window: Window, link: str | None) -> Iterator[Page]:

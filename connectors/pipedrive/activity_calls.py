@@ -107,6 +107,11 @@ def to_call(record: JsonDict, context: ConnectorContext) -> Call:
     )
 
 
+def start_of(record: JsonDict) -> datetime:
+    """When the call of an activity record (``build``) started."""
+    return _start(record["activity"])
+
+
 def _start(activity: JsonDict) -> datetime:
     day, clock = text_of(activity, "due_date"), text_of(activity, "due_time")
     if day and clock:

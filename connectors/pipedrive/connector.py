@@ -116,7 +116,8 @@ class PipedriveConnector(Connector):
             page, first_state = self._page(batch, partial, first_state), {}
             return page
 
-        return window.read_window(sweep, since, until, progress, page_of)
+        others = self._others(profile)
+        return window.read_window(sweep, since, until, progress, page_of, others)
 
     def to_call(self, record: JsonDict) -> Call:
         if activity_calls.is_activity_record(record):

@@ -176,7 +176,9 @@ def test_a_sync_beside_and_after_a_backfill_writes_nothing_twice(trial):
     beside = [callsync(trial, "backfill", *RANGE), callsync(trial, "sync")]
     for run in beside:
         done = finished(run)
-        assert done.returncode == 0, done.stdout + done.stderr
+        # Exit 1 only for work the other run held (named), never for a failure.
+        held = "held by" in done.stderr and "stopped early" not in done.stderr
+        assert done.returncode == 0 or (done.returncode == 1 and held), done.stdout + done.stderr
     _all_due(trial.database_url)
     ran(trial, "sync")
     ran(trial, "backfill", *RANGE, "--window", "2d")  # another backfill over the same calls
