@@ -24,12 +24,14 @@ from syncer import logs, mappings_report, settle
 from syncer import status as status_report
 from syncer.config import CallsyncConfig, ConfigError, load_config
 from syncer.connections import build_connector
+from syncer.errors import DatabaseError, DatabaseUrlError
 from syncer.pull import PullResult
 from syncer.push import PushStats
 from syncer.runner import connected, sync_once
 from syncer.store import database
 
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -66,6 +68,10 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except ConfigError as error:
             _fail(f"error: invalid config\n{error}", EXIT_BAD_INPUT)
+        except DatabaseUrlError as error:
+            _fail(f"error: invalid config: {error}", EXIT_BAD_INPUT)
+        except DatabaseError as error:
+            _fail(f"error: {error}", EXIT_RUNTIME)
         except click.exceptions.Exit:
             raise
         except click.ClickException:
@@ -83,7 +89,13 @@ def _load(config_path: Path) -> CallsyncConfig:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), prog_name="callsync")
-@click.option("--log-level", default="WARNING", show_default=True, help="DEBUG, INFO, WARNING...")
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default="WARNING",
+    show_default=True,
+    help="How much to log (to stderr).",
+)
 def main(log_level: str) -> None:
     """callsync keeps phone-call logs consistent across Amplemarket, Outreach, Close and
     Pipedrive: read every call, map it to one canonical form, write it exactly once wherever

@@ -52,6 +52,7 @@ from syncer.config import RouteConfig, RouteFilters
 from syncer.errors import (
     AmbiguousWriteError,
     AuthError,
+    DatabaseError,
     UnsettledWriteError,
     VendorError,
     VendorUnreachableError,
@@ -483,6 +484,8 @@ def push_route(
             log.info("push.busy", target=name, reason=str(busy))
             pusher.stats.busy = True
             results[name] = pusher.stats
+        except DatabaseError:
+            raise  # the store every target shares: nothing else can run either
         except Exception as error:  # noqa: BLE001 - one target's failure must not stop the rest
             log.warning("push.aborted", target=name, error=str(error))
             pusher.stats.error = f"{type(error).__name__}: {error}"
