@@ -459,6 +459,27 @@ def _failures(link: Any) -> int:
     return (int(link.attempts) if link is not None else 0) + 1
 
 
+def _push_target(
+    pusher: Pusher, name: str, stop: threading.Event | None, deferred: str | None
+) -> str:
+    """Run one target's part into ``pusher.stats``; returns how it ended, as a run status."""
+    if deferred is not None:
+        pusher.stats.error = f"deferred: its pull failed ({deferred})"
+        return "deferred"
+    try:
+        pusher.run(stop)
+    except TargetBusyError as busy:
+        log.info("push.busy", target=name, reason=str(busy))
+        pusher.stats.busy = True
+        return "busy"
+    except DatabaseError:
+        raise  # the store every target shares: nothing else can run either
+    except Exception as error:  # noqa: BLE001 - one target's failure must not stop the rest
+        log.warning("push.aborted", target=name, error=str(error))
+        pusher.stats.error = f"{type(error).__name__}: {error}"
+    return "ok" if pusher.stats.error is None else "failed"
+
+
 def push_route(
     engine: Engine,
     route: RouteConfig,
@@ -474,20 +495,14 @@ def push_route(
     ``deferred``: targets not to write into in this run, with why (their read failed)."""
     results: dict[str, PushStats] = {}
     for name in route.targets:
-        if deferred and name in deferred:
-            results[name] = PushStats(error=f"deferred: its pull failed ({deferred[name]})")
-            continue
+        # Recorded as the target's push run, so `callsync status` shows how it ended and why.
+        with engine.begin() as conn:
+            run_id = repo.start_run(conn, name, "push")
         pusher = Pusher(engine, route, targets[name], source, matching or Tolerances())
-        try:
-            results[name] = pusher.run(stop)
-        except TargetBusyError as busy:
-            log.info("push.busy", target=name, reason=str(busy))
-            pusher.stats.busy = True
-            results[name] = pusher.stats
-        except DatabaseError:
-            raise  # the store every target shares: nothing else can run either
-        except Exception as error:  # noqa: BLE001 - one target's failure must not stop the rest
-            log.warning("push.aborted", target=name, error=str(error))
-            pusher.stats.error = f"{type(error).__name__}: {error}"
-            results[name] = pusher.stats
+        status = _push_target(pusher, name, stop, (deferred or {}).get(name))
+        results[name] = pusher.stats
+        with engine.begin() as conn:
+            recorded = {"route": f"{route.source} -> {', '.join(route.targets)}"}
+            recorded |= pusher.stats.as_dict()
+            repo.finish_run(conn, run_id, status, recorded, pusher.stats.error)
     return results
