@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.console import JustifyMethod
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
@@ -123,7 +124,8 @@ def _when(stamp: datetime) -> str:
 
 
 def _position(state: dict[str, Any]) -> str:
-    swept, read = [], []
+    swept: list[datetime] = []
+    read: list[datetime] = []
     for key, value in state.items():
         stamp = _timestamp(value)
         if stamp is not None:
@@ -159,7 +161,7 @@ def _run_text(runs: dict[str, dict[str, Any]]) -> str:
 def as_table(report: dict[str, Any]) -> Table:
     table = Table(title="callsync status", title_justify="left")
     for column in ("connection", "kind", "cursors", "last run", "quarantined", "writes in"):
-        justify = "right" if column == "quarantined" else "left"
+        justify: JustifyMethod = "right" if column == "quarantined" else "left"
         table.add_column(column, justify=justify, overflow="fold")
     for item in report["connections"]:
         table.add_row(
