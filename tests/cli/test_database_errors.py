@@ -21,8 +21,15 @@ def _run(tmp_path: Path, url: str, *command: str) -> tuple[int, list[str]]:
 
 def test_config_check_rejects_a_url_that_is_no_url(tmp_path):
     code, lines = _run(tmp_path, "notaurl", "config", "check")
+    line = (
+        EXAMPLE.read_text()
+        .splitlines()
+        .index("  url: ${CALLSYNC_DATABASE_URL:-sqlite:///callsync.db}")
+    )
     assert code == 2
-    assert lines[1].startswith(f"{EXAMPLE}:15: database.url: database notaurl: not a database URL")
+    assert lines[1].startswith(
+        f"{EXAMPLE}:{line + 1}: database.url: database notaurl: not a database URL"
+    )
 
 
 @pytest.mark.parametrize("url", ["notaurl", "nosuch://callsync:hunter2@db/x"])
