@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from syncer import cli, status
+from syncer import status
 from syncer.config import RouteConfig, load_config
 from syncer.push import push_route
 from syncer.store import database, ledger, repo
+from tests.cli.test_cli import callsync
 from tests.engine.test_push import make_call, store
 
 CONFIG = "database:\n  url: {url}\nconnections:\n  dst:\n    kind: close\n    api_key: k\n"
@@ -51,10 +52,9 @@ def _cells(table) -> dict[str, list[str]]:
     return {str(column.header): [str(cell) for cell in column.cells] for column in table.columns}
 
 
-def test_status_table_is_readable_by_a_person(tmp_path, capsys):
+def test_status_table_is_readable_by_a_person(tmp_path):
     config = _prepare(tmp_path)
-    cli.run(["status", "--config", str(config)])
-    out = capsys.readouterr().out
+    out = _status(tmp_path, config)
     assert "…" not in out  # nothing cut off
     loaded = load_config(config)
     engine = database.create_engine(loaded.database.url)
@@ -78,14 +78,16 @@ def test_status_table_is_readable_by_a_person(tmp_path, capsys):
         assert text in out
 
 
-def _json(config, capsys) -> str:
-    cli.run(["status", "--json", "--config", str(config)])
-    return capsys.readouterr().out
+def _status(tmp_path, config, *flags: str) -> str:
+    # A separate process: the CLI configures logging for the whole interpreter.
+    result = callsync("status", *flags, "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
-def test_status_json_has_each_kind_of_last_run(tmp_path, capsys):
+def test_status_json_has_each_kind_of_last_run(tmp_path):
     config = _prepare(tmp_path)
-    entry = json.loads(_json(config, capsys))["connections"][0]
+    entry = json.loads(_status(tmp_path, config, "--json"))["connections"][0]
     assert entry["last_runs"]["pull"]["error"] == "close answered 503: try later"
     assert entry["last_runs"]["push"]["status"] == "deferred"
     assert entry["last_run"]["kind"] == "push"
