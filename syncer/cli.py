@@ -26,6 +26,7 @@ from syncer import status as status_report
 from syncer.backfill import BadRangeError
 from syncer.config import CallsyncConfig, ConfigError, load_config
 from syncer.connections import build_connector
+from syncer.errors import DatabaseError, DatabaseUrlError
 from syncer.plan import SyncPlan
 from syncer.pull import PullResult
 from syncer.push import PushStats
@@ -34,6 +35,7 @@ from syncer.store import database, runs
 from syncer.store.singleton import DaemonAlreadyRunningError
 
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -70,6 +72,10 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except ConfigError as error:
             _fail(f"error: invalid config\n{error}", EXIT_BAD_INPUT)
+        except DatabaseUrlError as error:
+            _fail(f"error: invalid config: {error}", EXIT_BAD_INPUT)
+        except DatabaseError as error:
+            _fail(f"error: {error}", EXIT_RUNTIME)
         except click.exceptions.Exit:
             raise
         except click.ClickException:
@@ -102,7 +108,8 @@ def _open(loaded: CallsyncConfig) -> Engine:
 @click.version_option(_version(), prog_name="callsync")
 @click.option(
     "--log-level",
-    help="DEBUG, INFO, WARNING or ERROR. Default: WARNING, and INFO for `callsync run`.",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    help="How much to log (to stderr). Default: WARNING, and INFO for `callsync run`.",
 )
 @click.option(
     "--log-format",
@@ -338,9 +345,8 @@ def run_daemon(config_path: Path) -> None:
     """Run as a daemon: pull each connection on its schedule and push its routes, until
     SIGTERM or Ctrl-C (see `schedule` in the config for intervals, grace and /metrics)."""
     loaded = _load(config_path)
-    engine = database.create_engine(loaded.database.url)
+    engine = _open(loaded)
     try:
-        database.upgrade(engine)
         code = daemon.serve(loaded, engine)
     except DaemonAlreadyRunningError as error:
         _fail(f"error: {error}", EXIT_RUNTIME)

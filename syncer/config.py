@@ -19,14 +19,18 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 import connectors
 from connectors.base import ConnectionSettings, Interval, WriteOptions
+from syncer.errors import DatabaseUrlError
 from syncer.mapping import MappingError, MappingOverrides, load_tables
 from syncer.model import Direction, Outcome
-from syncer.yamlsource import LocatedDocument, Path_, SourceError, format_path, load
+from syncer.store.url import check_url
+from syncer.yamlsource import LocatedDocument, Path_, SourceError, SourceErrors, format_path, load
 
 DEFAULT_DATABASE_URL = "sqlite:///callsync.db"
 
@@ -45,6 +49,17 @@ class _Strict(BaseModel):
 
 class DatabaseConfig(_Strict):
     url: str = DEFAULT_DATABASE_URL
+
+    @field_validator("url")
+    @classmethod
+    def _openable(cls, url: str) -> str:
+        # The shape and the driver only: whether the file or server is there is for the
+        # command that opens it (the config may be checked on another machine).
+        try:
+            check_url(url)
+        except DatabaseUrlError as error:
+            raise PydanticCustomError("database_url", "{reason}", {"reason": str(error)}) from None
+        return url
 
 
 class DefaultsConfig(_Strict):
@@ -163,6 +178,8 @@ def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Calls
         document = load(Path(path), env)
     except SourceError as error:
         raise ConfigError([error]) from None
+    except SourceErrors as errors:
+        raise ConfigError(errors.problems) from None
     data = document.data if document.data is not None else {}
     if not isinstance(data, dict):
         raise ConfigError([document.error((), "the config file must be a mapping")])

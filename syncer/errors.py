@@ -9,6 +9,8 @@
     │       └── RefreshTokenRefused  an OAuth refresh token already used or revoked: authorise again
     ├── AmbiguousWriteError   a create may have happened: look it up by marker, never resend
     ├── UnsettledWriteError   the marker look-up cannot tell whether it happened: ask a person
+    ├── DatabaseError         the database cannot be used: the whole run stops (exit 1)
+    │   └── DatabaseUrlError  ``database.url`` names nothing callsync can open (exit 2)
     └── TransientError        try again on a later run; the cursor stays where it is
         ├── VendorUnreachableError  connections refused again and again: this run gives up
         ├── RateLimitedError  the vendor (or our own pacing) asks for a wait longer than we allow
@@ -81,6 +83,21 @@ class UnsettledWriteError(CallsyncError):
     def __init__(self, message: str, evidence: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.evidence = dict(evidence or {})
+
+
+class DatabaseError(CallsyncError):
+    """The database refused or could not be reached. The message names the URL (password
+    masked) and the driver's first line of explanation, never the statement or its parameters
+    (they hold call data). Not one connection's failure: every connection shares the store."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"database {url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+class DatabaseUrlError(DatabaseError):
+    """A URL that is not a database callsync can open: bad input, not a runtime failure."""
 
 
 class TransientError(CallsyncError):

@@ -55,15 +55,16 @@ from syncer.config import RouteConfig, RouteFilters
 from syncer.errors import (
     AmbiguousWriteError,
     AuthError,
+    DatabaseError,
     UnsettledWriteError,
     VendorError,
     VendorUnreachableError,
 )
-from syncer.heartbeat import LEASE_TTL, current_worker, held_lease
+from syncer.heartbeat import LEASE_TTL, current_worker, held_lease, kept
 from syncer.http.retry import answer_is_ambiguous
 from syncer.model import Call
 from syncer.plan import SyncPlan, TargetPlan
-from syncer.store import ledger, repo
+from syncer.store import ledger, repo, runs
 from syncer.store.database import durable_transaction
 from syncer.store.leases import Fence, LeaseBusyError
 from syncer.store.ledger import (
@@ -489,6 +490,54 @@ def _failures(link: Any) -> int:
     return (int(link.attempts) if link is not None else 0) + 1
 
 
+def _push_target(
+    pusher: Pusher, name: str, stop: threading.Event | None, deferred: str | None
+) -> str:
+    """Run one target's part into ``pusher.stats``; returns how it ended, as a run status."""
+    if deferred is not None:
+        pusher.stats.error = f"deferred: its pull failed ({deferred})"
+        return "deferred"
+    try:
+        pusher.run(stop)
+    except LeaseBusyError as busy:
+        pusher.stats.busy = busy.holder.describe() if busy.holder else "another run"
+        log.warning("push.busy", target=name, holder=pusher.stats.busy)
+        return "busy"
+    except stopping.StopRequested:
+        pusher.stats.interrupted = True
+    except DatabaseError:
+        raise  # the store every target shares: nothing else can run either
+    except Exception as error:  # noqa: BLE001 - one target's failure must not stop the rest
+        log.warning("push.aborted", target=name, error=str(error))
+        pusher.stats.error = f"{type(error).__name__}: {error}"
+    if pusher.stats.interrupted:
+        return "interrupted"
+    return "ok" if pusher.stats.error is None else "failed"
+
+
+def _recorded_push(
+    engine: Engine,
+    route: RouteConfig,
+    pusher: Pusher,
+    name: str,
+    stop: threading.Event | None,
+    deferred: str | None,
+) -> None:
+    """One target's push, recorded as its push run (so ``callsync status`` shows how it ended
+    and why), held by the run's own lease so a killed run is closed as died."""
+    with engine.begin() as conn:
+        run_id, fence = runs.start_held_run(conn, name, "push", current_worker(), LEASE_TTL)
+    with kept(engine, fence):
+        status = "failed"
+        try:
+            status = _push_target(pusher, name, stop, deferred)
+        finally:
+            with engine.begin() as conn:
+                recorded = {"route": f"{route.source} -> {', '.join(route.targets)}"}
+                recorded |= pusher.stats.as_dict()
+                runs.finish_run(conn, run_id, status, recorded, pusher.stats.error)
+
+
 def push_route(
     engine: Engine,
     route: RouteConfig,
@@ -506,23 +555,11 @@ def push_route(
     ``plan``: a dry run; each target's actions are recorded there and nothing is written."""
     results: dict[str, PushStats] = {}
     for name in route.targets:
-        if deferred and name in deferred:
-            results[name] = PushStats(error=f"deferred: its pull failed ({deferred[name]})")
-            continue
         pusher = Pusher(engine, route, targets[name], source, matching or Tolerances())
-        if plan is not None:
+        if plan is not None:  # a dry run is no push run: status keeps showing the real ones
             pusher.plan = plan.target(f"{route.source} -> {name}", name)
-        try:
-            results[name] = pusher.run(stop)
-        except LeaseBusyError as busy:
-            pusher.stats.busy = busy.holder.describe() if busy.holder else "another run"
-            log.warning("push.busy", target=name, holder=pusher.stats.busy)
-            results[name] = pusher.stats
-        except stopping.StopRequested:
-            pusher.stats.interrupted = True
-            results[name] = pusher.stats
-        except Exception as error:  # noqa: BLE001 - one target's failure must not stop the rest
-            log.warning("push.aborted", target=name, error=str(error))
-            pusher.stats.error = f"{type(error).__name__}: {error}"
-            results[name] = pusher.stats
+            _push_target(pusher, name, stop, (deferred or {}).get(name))
+        else:
+            _recorded_push(engine, route, pusher, name, stop, (deferred or {}).get(name))
+        results[name] = pusher.stats
     return results

@@ -17,6 +17,7 @@ from connectors.base import Connector
 from syncer import stopping
 from syncer.config import CallsyncConfig
 from syncer.connections import build_connector
+from syncer.errors import DatabaseError
 from syncer.plan import SyncPlan
 from syncer.pull import PullResult, pull
 from syncer.push import PushStats, push_route
@@ -116,6 +117,8 @@ def sync_once(
             report.pulls[name] = pull(
                 engine, connectors[name], stop=halt, matching=matching_of(config)
             )
+        except DatabaseError:
+            raise  # the store every connection shares: nothing else can run either
         except Exception as error:  # noqa: BLE001 - one connection's failure must not stop the rest
             report.pulls[name] = f"{type(error).__name__}: {error}"
     if not push or halt.is_set():

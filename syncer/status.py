@@ -1,9 +1,17 @@
-"""What ``callsync status`` reports: per connection, its cursors, last run and quarantine."""
+"""What ``callsync status`` reports: per connection, its cursors, last runs and quarantine.
+
+The JSON keeps everything; the table is for a person. A cursor there shows only its
+timestamps, the part a person can read: the last full re-read (a key ending in ``swept_at``)
+and, from the latest other timestamp, how far reading has got. The rest of a cursor (format
+versions, page tokens, tie-breaking sets) is the connector's business.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from rich.console import JustifyMethod
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
@@ -16,7 +24,7 @@ def collect(engine: Engine, config: CallsyncConfig) -> dict[str, Any]:
     """A JSON-ready report; connections in the config come first, in config order."""
     with engine.connect() as conn:
         cursors = repo.list_cursors(conn)
-        last = runs.last_runs(conn)
+        last = runs.last_runs_by_kind(conn)
         quarantined = repo.quarantine_counts(conn)
         writes = ledger.counts(conn)
         waiting = {name: ledger.waiting(conn, name) for name in writes}
@@ -35,7 +43,7 @@ def collect(engine: Engine, config: CallsyncConfig) -> dict[str, Any]:
         "daemon_jobs": [job for job in jobs.values() if job],
     }
     for name in names:
-        run = last.get(name)
+        by_kind = {kind: _run(row) for kind, row in last.get(name, {}).items()}
         report["connections"].append(
             {
                 "name": name,
@@ -50,16 +58,8 @@ def collect(engine: Engine, config: CallsyncConfig) -> dict[str, Any]:
                     for conn_name, stream, state in cursors
                     if conn_name == name
                 ],
-                "last_run": None
-                if run is None
-                else {
-                    "kind": run.kind,
-                    "status": run.status,
-                    "started_at": run.started_at,
-                    "finished_at": run.finished_at,
-                    "stats": run.stats,
-                    "error": run.error,
-                },
+                "last_run": max(by_kind.values(), key=lambda run: run["id"], default=None),
+                "last_runs": by_kind,
                 "not_covered": gaps[name],
                 "quarantined": quarantined.get(name, 0),
                 "writes": writes.get(name, {}),
@@ -97,6 +97,18 @@ def coverage_table(report: dict[str, Any]) -> Table | None:
     return table if table.row_count else None
 
 
+def _run(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "status": row.status,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+        "stats": row.stats,
+        "error": row.error,
+    }
+
+
 def _pair(item: Any) -> dict[str, Any]:
     return {
         "connection": item.connection,
@@ -124,36 +136,66 @@ def duplicates_table(report: dict[str, Any]) -> Table | None:
     return table if table.row_count else None
 
 
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str) or len(value) < 10 or "-" not in value:
+        return None
+    try:
+        stamp = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+
+def _when(stamp: datetime) -> str:
+    return f"{stamp:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _position(state: dict[str, Any]) -> str:
+    swept: list[datetime] = []
+    read: list[datetime] = []
+    for key, value in state.items():
+        stamp = _timestamp(value)
+        if stamp is not None:
+            (swept if key.endswith("swept_at") else read).append(stamp)
+    parts = [f"read up to {_when(max(read))}"] if read else []
+    parts += [f"last full sweep {_when(max(swept))}"] if swept else []
+    return "; ".join(parts) or "read (position kept by the connector)"
+
+
 def _cursor_text(cursors: list[dict[str, Any]]) -> str:
     if not cursors:
         return "never read"
     lines = []
     for cursor in cursors:
-        position = cursor["completed"] or {}
-        shown = ", ".join(f"{k}={v}" for k, v in position.items()) or "-"
-        suffix = " (resuming)" if cursor["partial"] else ""
-        lines.append(f"{cursor['stream']}: {shown}{suffix}")
+        position = _position(cursor["completed"]) if cursor["completed"] else "first read"
+        suffix = ", an interrupted pull resumes" if cursor["partial"] else ""
+        lines.append(f"{cursor['stream']}: {position}{suffix}")
     return "\n".join(lines)
 
 
-def _run_text(run: dict[str, Any] | None) -> str:
-    if run is None:
+def _run_text(runs: dict[str, dict[str, Any]]) -> str:
+    if not runs:
         return "none yet"
-    when = run["finished_at"] or run["started_at"]
-    text = f"{run['kind']} {run['status']} at {when:%Y-%m-%d %H:%M:%S} UTC"
-    return text + (f"\n{run['error']}" if run["error"] else "")
+    lines = []
+    for run in runs.values():
+        when = run["finished_at"] or run["started_at"]
+        lines.append(f"{run['kind']} {run['status']} at {when:%Y-%m-%d %H:%M:%S} UTC")
+        if run["error"]:
+            lines.append(f"  {run['error']}")
+    return "\n".join(lines)
 
 
 def as_table(report: dict[str, Any]) -> Table:
     table = Table(title="callsync status", title_justify="left")
     for column in ("connection", "kind", "cursors", "last run", "quarantined", "writes in"):
-        table.add_column(column, justify="right" if column == "quarantined" else "left")
+        justify: JustifyMethod = "right" if column == "quarantined" else "left"
+        table.add_column(column, justify=justify, overflow="fold")
     for item in report["connections"]:
         table.add_row(
             item["name"],
             item["kind"] or "?",
             _cursor_text(item["cursors"]),
-            _run_text(item["last_run"]),
+            _run_text(item["last_runs"]),
             str(item["quarantined"]),
             _writes_text(item),
         )
@@ -161,10 +203,24 @@ def as_table(report: dict[str, Any]) -> Table:
 
 
 def _writes_text(item: dict[str, Any]) -> str:
-    text = ", ".join(f"{state} {n}" for state, n in sorted(item["writes"].items())) or "-"
+    counts = sorted(item["writes"].items())
+    text = ", ".join(f"{state.replace('_', ' ')} {n}" for state, n in counts) or "-"
     if item["backing_off"]:
         text += f"\n{item['backing_off']} backing off"
     return text
+
+
+_WAITING = (ledger.IN_DOUBT, ledger.PARKED, ledger.FAILED, ledger.STALE, ledger.NEEDS_REVIEW)
+
+
+def _next_attempt(row: dict[str, Any], now: datetime) -> str:
+    if row["state"] == ledger.NEEDS_REVIEW:
+        return "needs a person"
+    when = row["next_attempt_at"]
+    if when is None:
+        return "next run"
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when
+    return f"backing off until {_when(when)}" if when > now else "next run"
 
 
 def waiting_table(report: dict[str, Any]) -> Table | None:
@@ -172,20 +228,23 @@ def waiting_table(report: dict[str, Any]) -> Table | None:
     when they are tried next; None when there are none."""
     table = Table(title="writes waiting", title_justify="left")
     for column in ("target", "state", "call", "attempts", "next attempt", "reason"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
+    now = datetime.now(UTC)
     for item in report["connections"]:
         for row in item["waiting_writes"]:
-            when = row["next_attempt_at"]
             table.add_row(
                 item["name"],
-                row["state"],
+                row["state"].replace("_", " "),
                 row["call_uid"],
                 str(row["attempts"]),
-                "needs a person"
-                if row["state"] == "needs_review"
-                else (f"{when:%Y-%m-%d %H:%M:%S}" if when else "next run"),
+                _next_attempt(row, now),
                 row["reason"] or "",
             )
+        hidden = sum(item["writes"].get(state, 0) for state in _WAITING)
+        hidden -= len(item["waiting_writes"])
+        if hidden > 0:
+            more = f"callsync writes list --target {item['name']}"
+            table.add_row(item["name"], f"and {hidden} more", f"(see {more})", "", "", "")
     return table if table.row_count else None
 
 

@@ -37,6 +37,14 @@ class SourceError(Exception):
         return f"{where}: {dotted}: {self.message}" if dotted else f"{where}: {self.message}"
 
 
+class SourceErrors(Exception):
+    """Problems that do not stop the reading (every missing variable), in file order."""
+
+    def __init__(self, problems: list[SourceError]) -> None:
+        super().__init__("\n".join(str(problem) for problem in problems))
+        self.problems = problems
+
+
 def format_path(path: Path_) -> str:
     text = ""
     for part in path:
@@ -67,7 +75,8 @@ class LocatedDocument:
 
 
 def load(path: Path, env: Mapping[str, str] | None = None) -> LocatedDocument:
-    """Parse ``path``; raises :class:`SourceError` for unreadable files, bad YAML or bad ``${}``."""
+    """Parse ``path``; raises :class:`SourceError` for an unreadable file or bad YAML, and
+    :class:`SourceErrors` naming every unset ``${VAR}``."""
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -88,7 +97,10 @@ def loads(text: str, name: str, env: Mapping[str, str]) -> LocatedDocument:
         loader.dispose()
     document = LocatedDocument(name, None)
     if node is not None:
-        document.data = _Builder(document, env, loader).build(node, ())
+        builder = _Builder(document, env, loader)
+        document.data = builder.build(node, ())
+        if builder.unset:
+            raise SourceErrors(builder.unset)
     return document
 
 
@@ -97,6 +109,8 @@ class _Builder:
         self.document = document
         self.env = env
         self.loader = loader
+        # Reported together once the whole file is read, so one run names every variable.
+        self.unset: list[SourceError] = []
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
         self.document.lines[path] = node.start_mark.line + 1
@@ -133,7 +147,8 @@ class _Builder:
                 return self.env[name]
             if default is not None:
                 return default
-            raise self.document.error(path, f"environment variable {name} is not set")
+            self.unset.append(self.document.error(path, f"environment variable {name} is not set"))
+            return ""
 
         names = tuple(m.group(1) for m in _REFERENCE.finditer(value) if m.group(1))
         if names:

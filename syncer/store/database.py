@@ -3,7 +3,7 @@
 SQLite is the embedded default; PostgreSQL is the production backend. On SQLite the driver's
 implicit transactions are replaced by explicit ``BEGIN IMMEDIATE`` so every transaction really is
 one (SQLAlchemy's documented recipe), with WAL, a busy timeout and foreign keys on. The database
-file is created with mode 0600: it holds OAuth tokens.
+file is created with mode 0600 (it holds OAuth tokens); its directory must already exist.
 """
 
 from __future__ import annotations
@@ -21,20 +21,34 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
+from syncer.errors import DatabaseError
 from syncer.resources import migrations_dir
+from syncer.store.url import check_sqlite_path, check_url, sqlite_file
 
 
-def _sqlite_file(url: sa.URL) -> Path | None:
-    database = url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return Path(database)
-
-
-def _prepare_sqlite_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
+def _create_sqlite_file(path: Path, shown: str) -> None:
+    if path.exists():
+        return
+    try:
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        raise DatabaseError(shown, f"cannot create {path}: {exc.strerror}") from None
+
+
+def _report_plainly(engine: Engine, shown: str) -> None:
+    """Every driver error of ``engine`` becomes a :class:`DatabaseError`: one line with the
+    URL and the driver's reason. SQLAlchemy's own message appends the SQL and its parameters,
+    which are call data and must not reach a terminal or a log."""
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _on_error(context: sa.engine.ExceptionContext) -> None:
+        if context.is_pre_ping or not isinstance(context.sqlalchemy_exception, sa.exc.DBAPIError):
+            return  # a failed pre-ping is retried by the pool; non-driver errors are bugs
+        original = context.original_exception
+        lines = str(original).strip().splitlines()
+        # The first line is the reason; later ones (psycopg's DETAIL) may quote row values.
+        reason = lines[0] if lines else type(original).__name__
+        raise DatabaseError(shown, reason) from original
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -54,16 +68,22 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def create_engine(url: str) -> Engine:
-    """An engine for ``url`` with the settings callsync relies on for each backend."""
-    parsed = sa.make_url(url)
+    """An engine for ``url`` with the settings callsync relies on for each backend; a URL
+    callsync cannot use raises :class:`DatabaseUrlError`, a driver error on the engine raises
+    :class:`DatabaseError` (see :func:`_report_plainly`)."""
+    parsed = check_url(url)
+    shown = parsed.render_as_string(hide_password=True)
     if parsed.get_backend_name() == "sqlite":
-        path = _sqlite_file(parsed)
+        check_sqlite_path(parsed)
+        path = sqlite_file(parsed)
         if path is not None:
-            _prepare_sqlite_file(path)
+            _create_sqlite_file(path, shown)
         engine = sa.create_engine(parsed)
         _configure_sqlite(engine)
-        return engine
-    return sa.create_engine(parsed, pool_pre_ping=True)
+    else:
+        engine = sa.create_engine(parsed, pool_pre_ping=True)
+    _report_plainly(engine, shown)
+    return engine
 
 
 _MIGRATION_LOCK = 0x63616C6C73796E63  # "callsync": the advisory lock key of schema upgrades

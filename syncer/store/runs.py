@@ -68,6 +68,20 @@ def last_runs(conn: Connection) -> dict[str, Any]:
     return {row.connection: row for row in conn.execute(stmt)}
 
 
+def last_runs_by_kind(conn: Connection) -> dict[str, dict[str, Any]]:
+    """connection -> run kind (pull, push) -> its most recent run."""
+    latest = (
+        sa.select(sa.func.max(runs_t.c.id).label("id"))
+        .group_by(runs_t.c.connection, runs_t.c.kind)
+        .subquery()
+    )
+    stmt = sa.select(runs_t).join(latest, runs_t.c.id == latest.c.id).order_by(runs_t.c.kind)
+    found: dict[str, dict[str, Any]] = {}
+    for row in conn.execute(stmt):
+        found.setdefault(row.connection, {})[row.kind] = row
+    return found
+
+
 def _why_dead(lease: Any, now: datetime) -> str | None:
     """Why a running run's process is gone, or None while its lease binds."""
     if lease is None:

@@ -186,3 +186,39 @@ def test_a_secret_says_where_it_comes_from_without_its_value():
         f"${{OUTREACH_REFRESH_TOKEN}} (connections.outreach.refresh_token in {example})"
     )
     assert config.connections["close"].origin("outreach") is None
+
+
+def test_every_missing_variable_is_reported_in_file_order(tmp_path):
+    text = VALID.replace("sqlite:///x.db", "${DB_URL}").replace(
+        "${PD_TOKEN:-fallback-token}", "${PD_TOKEN}"
+    )
+    file = tmp_path / "callsync.yaml"
+    assert problem(tmp_path, text, env={}).splitlines() == [
+        f"{file}:2: database.url: environment variable DB_URL is not set",
+        f"{file}:6: connections.close.api_key: environment variable CLOSE_KEY is not set",
+        f"{file}:9: connections.pd.api_token: environment variable PD_TOKEN is not set",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("notaurl", "not a database URL"),
+        ("postgresql://callsync:hunter2@db:port/x", "not a database URL"),
+        ("mysql://callsync:hunter2@db/x", "unsupported database 'mysql'"),
+        ("oracle+nosuch://db/x", "unsupported database 'oracle'"),
+        ("postgresql+nosuch://db/x", "unknown driver 'postgresql+nosuch'"),
+        ("postgresql+asyncpg://db/x", "driver 'postgresql+asyncpg'"),
+    ],
+)
+def test_database_url_is_checked_with_file_line_and_field(tmp_path, url, reason):
+    message = problem(tmp_path, VALID.replace("sqlite:///x.db", url))
+    assert message.startswith(f"{tmp_path / 'callsync.yaml'}:2: database.url: database ")
+    assert reason in message and "hunter2" not in message
+    assert len(message.splitlines()) == 1
+
+
+def test_database_url_shape_only_no_file_system_look(tmp_path):
+    text = VALID.replace("sqlite:///x.db", "sqlite:////no/such/dir/x.db")
+    config = load_config(write(tmp_path, text), env={"CLOSE_KEY": "k"})
+    assert config.database.url == "sqlite:////no/such/dir/x.db"
