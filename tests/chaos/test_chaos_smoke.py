@@ -17,6 +17,8 @@ from tests.chaos.trial import run_overlapping
 from tests.conftest import BACKENDS, PG_URL
 
 TRIALS = int(os.environ.get("CALLSYNC_CHAOS_TRIALS", "30"))
+# A trial mostly waits (on killed runs, retries, pacing): many run side by side on two cores.
+PARALLEL = int(os.environ.get("CALLSYNC_CHAOS_PARALLEL", "10"))
 
 
 def _assert_exactly_once(verdicts) -> None:
@@ -32,7 +34,7 @@ def _assert_exactly_once(verdicts) -> None:
 @pytest.mark.skipif("sqlite" not in BACKENDS, reason="SQLite not among the test backends")
 def test_kills_and_faults_leave_every_call_exactly_once_on_sqlite():
     _assert_exactly_once(
-        run_many(TRIALS, seed=1000, calls=30, rounds=2, parallel=3, database_url=None)
+        run_many(TRIALS, seed=1000, calls=30, rounds=2, parallel=PARALLEL, database_url=None)
     )
 
 
@@ -42,7 +44,7 @@ def test_kills_and_faults_leave_every_call_exactly_once_on_sqlite():
 def test_kills_and_faults_leave_every_call_exactly_once_on_postgresql(postgres_database):
     trials = max(2, TRIALS // 5)
     _assert_exactly_once(
-        run_many(trials, seed=2000, calls=30, rounds=2, parallel=3, database_url=PG_URL)
+        run_many(trials, seed=2000, calls=30, rounds=2, parallel=PARALLEL, database_url=PG_URL)
     )
 
 
