@@ -14,6 +14,8 @@ import time
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from syncer.http.client import ATTEMPT_EXTENSION
+from syncer.http.ratelimit import PROCESS_PACERS
 from syncer.pull import PullResult
 from syncer.push import PushStats
 
@@ -41,6 +43,19 @@ RATE_LIMITED = Counter(
     "callsync_vendor_rate_limited",
     "Vendor answers 429 (too many requests), by connection.",
     ["connection"],
+    registry=REGISTRY,
+)
+RETRIES = Counter(
+    "callsync_vendor_retries",
+    "Requests sent again after a retryable answer or a dropped connection, by connection.",
+    ["connection"],
+    registry=REGISTRY,
+)
+HEADROOM = Gauge(
+    "callsync_rate_limit_headroom_ratio",
+    "Share of a credential's request burst callsync could send right now (0: pacing). The "
+    "credential is named by its vendor and a fingerprint, never by the secret.",
+    ["credential"],
     registry=REGISTRY,
 )
 JOB_SECONDS = Histogram(
@@ -115,6 +130,8 @@ def render() -> bytes:
     now = time.time()
     for connection, started in _pull_started.items():
         CURSOR_LAG.labels(connection).set(max(0.0, now - started))
+    for credential, share in PROCESS_PACERS.headroom().items():
+        HEADROOM.labels(credential).set(share)
     return generate_latest(REGISTRY)
 
 
@@ -126,6 +143,8 @@ class CountingTransport(httpx.BaseTransport):
         self.inner = inner
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.extensions.get(ATTEMPT_EXTENSION, 1) > 1:
+            RETRIES.labels(self.connection).inc()
         try:
             response = self.inner.handle_request(request)
         except httpx.TransportError:

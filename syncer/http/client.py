@@ -54,6 +54,7 @@ class RequestCounter:
 
 
 REQUESTS_SENT = RequestCounter()
+ATTEMPT_EXTENSION = "callsync.attempt"  # 1 for a first try, 2+ for a retry of the same request
 
 
 @dataclass
@@ -159,8 +160,10 @@ class VendorClient:
         self, method: str, url: str, safe: bool, attempt: int, kwargs: dict[str, Any]
     ) -> httpx.Response | None:
         REQUESTS_SENT.add()
+        # The attempt rides along for transports that count retries (``syncer/metrics.py``).
+        extensions = {**kwargs.pop("extensions", {}), ATTEMPT_EXTENSION: attempt}
         try:
-            response = self._client.request(method, url, **kwargs)
+            response = self._client.request(method, url, extensions=extensions, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing reached the vendor: resending is safe even for a create.
             circuit = self.circuit

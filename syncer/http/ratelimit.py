@@ -109,6 +109,12 @@ class Pacer:
             deficit = max(0.0, -self._tokens / self.rate) if self._tokens < 0 else 0.0
             return max(deficit, self._hold_until - now)
 
+    def headroom(self) -> float:
+        """The share of the burst that could go out right now (0: every request waits)."""
+        with self._lock:
+            self._refill(self._clock())
+            return max(0.0, self._tokens) / self.burst
+
     def acquire(self, cost: float = 1.0) -> float:
         wait = self.wait_time(cost)
         if wait > 0:
@@ -158,6 +164,12 @@ class PacerRegistry:
                 pacer = Pacer(rate, max(1, math.floor(burst)), clock=self._clock, sleep=self._sleep)
                 self._pacers[key] = pacer
             return pacer
+
+    def headroom(self) -> dict[str, float]:
+        """credential key (a fingerprint, never the secret) -> :meth:`Pacer.headroom`."""
+        with self._lock:
+            pacers = dict(self._pacers)
+        return {key: pacer.headroom() for key, pacer in pacers.items()}
 
 
 PROCESS_PACERS = PacerRegistry()

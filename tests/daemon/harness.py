@@ -44,12 +44,20 @@ def daemon_config(
 
 
 class RunningDaemon:
-    def __init__(self, trial: Trial, port: int, log: Path, config: Path | None = None) -> None:
+    def __init__(
+        self,
+        trial: Trial,
+        port: int,
+        log: Path,
+        config: Path | None = None,
+        options: tuple[str, ...] = (),
+    ) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log
         self._log = log.open("w")
+        command = [sys.executable, "-m", "syncer", *options, "run"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "syncer", "run", "--config", str(config or trial.config)],
+            [*command, "--config", str(config or trial.config)],
             env=trial.env,
             cwd=trial.directory,
             stdout=self._log,

@@ -11,8 +11,10 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from pydantic import SecretStr
 
 from connectors.emulation.faults import FaultPlan
+from syncer.config import load_config
 from tests.chaos.trial import Trial, check
 from tests.daemon.harness import RunningDaemon, daemon_config
 
@@ -53,9 +55,22 @@ def _pull_runs_overlap(database_url: str) -> list[str]:
     return overlaps
 
 
+def _secrets(trial: Trial) -> list[str]:
+    """Every secret the config resolves to (API keys, client secrets, refresh tokens)."""
+    config = load_config(trial.config, env=trial.env)
+    found = []
+    for connection in config.connections.values():
+        for name in type(connection.settings).model_fields:
+            value = getattr(connection.settings, name)
+            if isinstance(value, SecretStr) and len(value.get_secret_value()) >= 6:
+                found.append(value.get_secret_value())
+    return found
+
+
 def test_jobs_run_on_schedule_are_scraped_and_stop_cleanly_on_sigterm(trial, tmp_path):
     port = daemon_config(trial)
-    daemon = RunningDaemon(trial, port, tmp_path / "daemon.log")
+    options = ("--log-format", "json", "--log-level", "DEBUG")
+    daemon = RunningDaemon(trial, port, tmp_path / "daemon.log", options=options)
     try:
         daemon.wait_until(lambda: daemon.get("/readyz").status_code == 200, 30, "readyz")
         daemon.wait_until(
@@ -68,6 +83,7 @@ def test_jobs_run_on_schedule_are_scraped_and_stop_cleanly_on_sigterm(trial, tmp
         written = sum(v for (name, _), v in samples.items() if name == "callsync_writes_total")
         requests = [k for k in samples if k[0] == "callsync_vendor_requests_total"]
         assert read > 0 and written > 0, samples
+        assert any(name == "callsync_rate_limit_headroom_ratio" for name, _ in samples)
         assert {dict(labels)["connection"] for _, labels in requests} == {
             "ample",
             "outreach",
@@ -77,7 +93,14 @@ def test_jobs_run_on_schedule_are_scraped_and_stop_cleanly_on_sigterm(trial, tmp
     finally:
         code = daemon.stop(signal.SIGTERM)
     assert code == 0, daemon.output()
-    assert "daemon.stopping" in daemon.output()
+    lines = daemon.output().splitlines()
+    events = [json.loads(line) for line in lines if line.startswith("{")]
+    assert "daemon.stopping" in {event["event"] for event in events}
+    assert {"job", "run"} <= {key for event in events for key in event}
+    secrets = _secrets(trial)
+    assert secrets  # the example config has keys, a client secret and a refresh token
+    leaked = [line for line in lines for secret in secrets if secret in line]
+    assert leaked == []
     _assert_each_call_once(trial)
     assert _pull_runs_overlap(trial.database_url) == []
 
@@ -191,3 +214,24 @@ def trial_status(trial: Trial) -> str:
         check=False,
     )
     return result.stdout + result.stderr
+
+
+def test_a_backfill_beside_a_running_daemon_writes_nothing_twice(tmp_path):
+    from tests.engine.test_backfill import RANGE, callsync, finished
+
+    trial = Trial(seed=11, database_url=None, calls=80)  # the world test_backfill loads
+    try:
+        port = daemon_config(trial, every="1s")
+        daemon = RunningDaemon(trial, port, tmp_path / "daemon.log")
+        try:
+            daemon.wait_until(lambda: daemon.get("/readyz").status_code == 200, 60, "ready")
+            loaded = finished(callsync(trial, "backfill", *RANGE))
+            held = "held by" in loaded.stderr and "stopped early" not in loaded.stderr
+            assert loaded.returncode == 0 or held, loaded.stdout + loaded.stderr
+            daemon.wait_until(lambda: all(daemon.job_runs(job) >= 2 for job in JOBS), 120, "runs")
+        finally:
+            assert daemon.stop() == 0, daemon.output()
+        assert trial.clean_sync().returncode == 0
+        _assert_each_call_once(trial)
+    finally:
+        trial.close()
