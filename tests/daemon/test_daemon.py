@@ -15,7 +15,8 @@ from pydantic import SecretStr
 
 from connectors.emulation.faults import FaultPlan
 from syncer.config import load_config
-from tests.chaos.trial import Trial, check
+from tests.chaos.trial import Trial, check, trial_database
+from tests.conftest import BACKENDS, PG_URL
 from tests.daemon.harness import RunningDaemon, daemon_config
 
 JOBS = ("pull:ample", "pull:outreach", "pull:close", "pull:pipedrive")
@@ -26,6 +27,21 @@ def trial():
     trial = Trial(seed=41, database_url=None, calls=30)
     yield trial
     trial.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_trial(request):
+    """A trial on each backend (PostgreSQL: a database of its own on the test server)."""
+    if request.param not in BACKENDS:
+        pytest.skip(f"{request.param} not among the test backends")
+    server = None
+    if request.param == "postgresql":
+        request.getfixturevalue("postgres_database")  # skips when no server answers
+        server = PG_URL
+    with trial_database(41, server) as url:
+        made = Trial(seed=41, database_url=url, calls=30)
+        yield made
+        made.close()
 
 
 def _assert_each_call_once(trial: Trial) -> None:
@@ -67,7 +83,8 @@ def _secrets(trial: Trial) -> list[str]:
     return found
 
 
-def test_jobs_run_on_schedule_are_scraped_and_stop_cleanly_on_sigterm(trial, tmp_path):
+def test_jobs_run_on_schedule_are_scraped_and_stop_cleanly_on_sigterm(any_trial, tmp_path):
+    trial = any_trial
     port = daemon_config(trial)
     options = ("--log-format", "json", "--log-level", "DEBUG")
     daemon = RunningDaemon(trial, port, tmp_path / "daemon.log", options=options)
@@ -134,7 +151,10 @@ def test_a_slow_vendor_does_not_delay_the_other_jobs(trial, tmp_path):
         assert daemon.stop() == 0, daemon.output()
 
 
-def test_sigterm_mid_pull_stops_at_a_page_boundary_and_exits_0_within_the_grace(trial, tmp_path):
+def test_sigterm_mid_pull_stops_at_a_page_boundary_and_exits_0_within_the_grace(
+    any_trial, tmp_path
+):
+    trial = any_trial
     for server in trial.servers.values():
         server.emulator.faults = FaultPlan(latency_ms=400)  # every page takes a while
     port = daemon_config(trial, every="1m", grace="20s")
