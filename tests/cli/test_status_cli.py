@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from syncer import status
 from syncer.config import RouteConfig, load_config
 from syncer.push import push_route
-from syncer.store import database, ledger, repo
+from syncer.store import database, ledger, repo, runs
 from tests.cli.test_cli import callsync
 from tests.engine.test_push import make_call, store
 
@@ -38,8 +38,8 @@ def _prepare(tmp_path):
         _ledger_row(conn, 3, ledger.PARKED, LONG_REASON.strip())
         cursor = {"v": 1, "through": "2026-11-30T09:15:00+00:00", "seen": {"ev_1": 1, "ev_2": 2}}
         repo.save_cursor(conn, "dst", "calls", completed=cursor)
-        run = repo.start_run(conn, "dst", "pull")
-        repo.finish_run(conn, run, "aborted", {}, "close answered 503: try later")
+        run = runs.start_run(conn, "dst", "pull")
+        runs.finish_run(conn, run, "aborted", {}, "close answered 503: try later")
     route = RouteConfig(source="src", targets=["dst"])
     push_route(engine, route, {"dst": None}, deferred={"dst": "close unreachable"})  # type: ignore[dict-item]
     engine.dispose()

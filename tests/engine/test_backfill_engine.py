@@ -15,7 +15,7 @@ from syncer import mapping
 from syncer.backfill import BadRangeError, Range, backfill_connection, parse_instant
 from syncer.connections import DatabaseConnectorState
 from syncer.model import Call
-from syncer.store import repo
+from syncer.store import leases, repo
 from tests.engine.test_push import T0, make_call
 
 DAY = timedelta(days=1)
@@ -104,7 +104,8 @@ def test_a_stopped_backfill_resumes_at_the_page_it_reached(engine, source):
 
 def test_two_backfills_of_one_connection_never_run_at_once(engine, source):
     with engine.begin() as conn:
-        assert repo.acquire_lease(conn, "backfill:src", "someone-else", timedelta(minutes=5))
+        taken = leases.take(conn, "backfill:src", "someone-else", timedelta(minutes=5))
+        assert taken is not None
     stats = backfill_connection(engine, source, T0, T0 + DAY, DAY)
     assert stats.busy and not stats.complete and source.asked == []
 
