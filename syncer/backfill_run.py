@@ -18,8 +18,8 @@ from connectors.base import Connector
 from syncer.backfill import BackfillStats, OnPage, backfill_connection
 from syncer.config import CallsyncConfig, RouteConfig
 from syncer.plan import SyncPlan
-from syncer.push import PushStats, push_route
-from syncer.runner import matching_of
+from syncer.push import PushStats
+from syncer.runner import push_one_route, route_name
 
 
 @dataclass(frozen=True)
@@ -84,14 +84,7 @@ def run_backfill(
             return report
     unread = {name: s.error or "cut short" for name, s in report.loads.items() if not s.complete}
     for route in routes_of(config, request):
-        report.pushes[f"{route.source} -> {', '.join(route.targets)}"] = push_route(
-            engine,
-            route,
-            connectors,
-            source=connectors[route.source],
-            matching=matching_of(config),
-            stop=stop,
-            deferred={name: unread[name] for name in route.targets if name in unread},
-            plan=report.plan,
+        report.pushes[route_name(route)] = push_one_route(
+            config, engine, connectors, route, unread=unread, stop=stop, plan=report.plan
         )
     return report

@@ -55,8 +55,7 @@ from syncer.config import CallsyncConfig, RouteConfig
 from syncer.connections import build_connector
 from syncer.heartbeat import WORKER_ID, held_lease, working_as
 from syncer.pull import pull
-from syncer.push import push_route
-from syncer.runner import matching_of
+from syncer.runner import matching_of, push_one_route, route_name
 from syncer.store import repo
 from syncer.store.leases import LeaseBusyError
 from syncer.store.singleton import DaemonLock
@@ -201,16 +200,10 @@ class Daemon:
         return None
 
     def _push(self, index: int, route: RouteConfig, live: dict[str, Connector]) -> None:
-        key = f"{index}: {route.source} -> {', '.join(route.targets)}"
-        deferred = {t: f"{self.jobs[t].last_error}" for t in route.targets if self.jobs[t].failing}
-        results = push_route(
-            self.engine,
-            route,
-            live,
-            source=live[route.source],
-            matching=matching_of(self.config),
-            stop=self.stopping,
-            deferred=deferred,
+        key = f"{index}: {route_name(route)}"
+        failing = {t: f"{self.jobs[t].last_error}" for t in route.targets if self.jobs[t].failing}
+        results = push_one_route(
+            self.config, self.engine, live, route, unread=failing, stop=self.stopping
         )
         for target, stats in results.items():
             metrics.record_push(key, target, stats)

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from connectors.base import Connector
 from syncer import stopping
-from syncer.config import CallsyncConfig
+from syncer.config import CallsyncConfig, RouteConfig
 from syncer.connections import build_connector
 from syncer.errors import DatabaseError
 from syncer.plan import SyncPlan
@@ -128,16 +128,36 @@ def sync_once(
     # is not written into (its writes wait for the next run that reads it).
     unread = report.failed_pulls()
     for index, route in enumerate(config.routes):
-        key = f"{route.source} -> {', '.join(route.targets)}"
-        report.pushes[f"{index}: {key}"] = push_route(
-            engine,
-            route,
-            connectors,
-            source=connectors[route.source],
-            matching=matching_of(config),
-            stop=halt,
-            deferred={name: unread[name] for name in route.targets if name in unread},
-            plan=plan,
+        report.pushes[f"{index}: {route_name(route)}"] = push_one_route(
+            config, engine, connectors, route, unread=unread, stop=halt, plan=plan
         )
     report.interrupted = halt.is_set()
     return report
+
+
+def route_name(route: RouteConfig) -> str:
+    return f"{route.source} -> {', '.join(route.targets)}"
+
+
+def push_one_route(
+    config: CallsyncConfig,
+    engine: Engine,
+    connectors: dict[str, Connector],
+    route: RouteConfig,
+    *,
+    unread: dict[str, str],
+    stop: threading.Event | None = None,
+    plan: SyncPlan | None = None,
+) -> dict[str, PushStats]:
+    """Push one route; targets in ``unread`` (connection -> why its read failed or was cut
+    short) wait: twin matching needs a target's fresh state."""
+    return push_route(
+        engine,
+        route,
+        connectors,
+        source=connectors[route.source],
+        matching=matching_of(config),
+        stop=stop,
+        deferred={name: unread[name] for name in route.targets if name in unread},
+        plan=plan,
+    )
