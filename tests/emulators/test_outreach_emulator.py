@@ -5,7 +5,6 @@ and users, seeding, a restart on a SQLite file, and a loopback run through ``ser
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from itertools import pairwise
 
@@ -489,18 +488,15 @@ def test_users_need_the_users_read_scope() -> None:
 # --- seeding, persistence, loopback ---------------------------------------------------------
 
 
-def test_seeding_is_idempotent_and_fast() -> None:
+def test_seeding_is_idempotent() -> None:
+    """Seeding twice keeps one copy of each call (its cost is measured by
+    ``benchmarks/emulator_cost.py``, not by a timed test)."""
     emulator = OutreachEmulator()
-    world = World(calls=20_000)
+    world = World(calls=5_000)
     expected = sum(1 for _ in world.iter_calls("outreach"))
-
-    started = time.perf_counter()
     emulator.seed_world(world)
-    elapsed = time.perf_counter() - started
     emulator.seed_world(world)
-
     assert emulator.store.calls.count() == expected
-    assert elapsed < 10  # about 1 s here; 100k calls take seconds, not minutes
 
 
 def test_state_on_a_sqlite_file_outlives_the_emulator(tmp_path: object) -> None:

@@ -62,4 +62,6 @@ def test_a_pull_of_an_unreachable_outreach_gives_up_after_a_few_connects(
     error = report.failed_pulls()["outreach"]
     assert "giving up on it for this run" in error
     assert 1 <= len(connects) <= 3, connects
-    assert took < 10, took
+    # Not a timing test: the connect count above is the proof; this bound only catches the
+    # minutes that nested retries used to cost, far above the few seconds it takes.
+    assert took < 60, took
