@@ -154,10 +154,11 @@ def _show_coverage(engine: Engine, config: CallsyncConfig, console: Console) -> 
 
 
 def _serve(fleet: Fleet, directory: Path) -> None:
-    for kind, url in fleet.base_urls.items():
-        click.echo(f"{kind:<12} {url}")
-    click.echo(f"config       {directory / 'callsync.yaml'}")
-    sys.stdout.flush()
-    click.echo("serving the emulators; press Ctrl-C to stop", err=True)
+    # The handlers first: whoever reads the URLs may press Ctrl-C at once.
     with stopping.on_signals() as stop:
+        for kind, url in fleet.base_urls.items():
+            click.echo(f"{kind:<12} {url}")
+        click.echo(f"config       {directory / 'callsync.yaml'}")
+        sys.stdout.flush()
+        click.echo("serving the emulators; press Ctrl-C to stop", err=True)
         stop.wait()

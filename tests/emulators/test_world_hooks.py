@@ -53,7 +53,9 @@ def pulled(harness: Any, engine: sa.Engine, advance: float = 300) -> dict[str, A
         connector.close()
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.text("SELECT external_id, raw, deleted_at FROM source_records WHERE connection = :c"),
+            sa.text(
+                "SELECT external_id, raw, deleted_at FROM source_records WHERE connection = :c"
+            ),
             {"c": connector.context.name},
         ).all()
     return {row.external_id: row for row in rows}
