@@ -26,6 +26,7 @@ from syncer import status as status_report
 from syncer.backfill import BadRangeError
 from syncer.config import CallsyncConfig, ConfigError, load_config
 from syncer.connections import build_connector
+from syncer.demo.cli import demo as demo_command
 from syncer.errors import DatabaseError, DatabaseUrlError
 from syncer.plan import SyncPlan
 from syncer.pull import PullResult
@@ -125,6 +126,9 @@ def main(ctx: click.Context, log_level: str | None, log_format: str) -> None:
     a route says it belongs."""
     daemon = ctx.invoked_subcommand == "run"
     logs.configure((log_level or ("INFO" if daemon else "WARNING")).upper(), log_format)
+
+
+main.add_command(demo_command)
 
 
 @main.group()

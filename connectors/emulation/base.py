@@ -21,7 +21,12 @@ from connectors.emulation.clock import Clock, SystemClock
 from connectors.emulation.faults import FaultKind, FaultPlan, ScriptedFault
 from connectors.emulation.http import EmuRequest, EmuResponse, Route, Router, TransportFault
 from connectors.emulation.state import StateDB
-from connectors.emulation.world import World
+from connectors.emulation.world import World, WorldCall
+
+
+def world_call_key(call: WorldCall) -> str:
+    """The state meta key under which a vendor remembers the remote id of a late world call."""
+    return f"world.call.{call.key}"
 
 
 @dataclass
@@ -105,6 +110,33 @@ class Emulator(abc.ABC):
 
     def expire_tokens(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Forget issued access tokens early (OAuth vendors override this)."""
+
+    # --- what a rep does in the tool, for the demo and tests (vendor-neutral) ---------------
+
+    def log_world_call(self, call: WorldCall) -> str:
+        """Log ``call`` now, as the rep's tool would have (a call arriving after the seeding,
+        e.g. one of ``World.arrivals()``); returns its remote id. Visible to the next pull."""
+        raise NotImplementedError(f"{type(self).__name__} cannot log world calls")
+
+    def edit_world_call(self, call: WorldCall, *, note: str) -> None:
+        """Change the note of ``call`` (logged by :meth:`log_world_call`), as a rep would."""
+        raise NotImplementedError(f"{type(self).__name__} cannot edit world calls")
+
+    def delete_world_call(self, call: WorldCall) -> None:
+        """Delete ``call`` (logged by :meth:`log_world_call`) in the tool, as a rep would."""
+        raise NotImplementedError(f"{type(self).__name__} cannot delete world calls")
+
+    def add_malformed_call(self, call: WorldCall) -> tuple[str, str]:
+        """A new record like ``call`` but with one field the vendor's connector cannot map, so
+        its pull quarantines it; returns (remote id, the broken field and value)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot add malformed calls")
+
+    def world_call_id(self, call: WorldCall) -> str:
+        """The remote id :meth:`log_world_call` gave ``call``; KeyError if it did not log it."""
+        remote_id = self.state.get_meta(world_call_key(call))
+        if remote_id is None:
+            raise KeyError(f"world call {call.key} was not logged here")
+        return remote_id
 
     # --- the pipeline ----------------------------------------------------------------------
 

@@ -8,7 +8,9 @@ records (``Emulator.seed_world``), so the four accounts tell one consistent stor
   durations within a couple of seconds);
 - some contacts exist in one tool but are missing in another;
 - some contacts share one number (a company's main line);
-- numbers are shown in the varied national/international formats vendors really return.
+- numbers are shown in the varied national/international formats vendors really return;
+- with ``held_back=N``, the last N calls (and their twins) are not in the accounts yet: seeding
+  skips them and ``arrivals()`` yields them, for a demo or a test to log while a sync runs.
 
 Calls are generated lazily in start order, so a world of a million calls costs no memory.
 """
@@ -161,6 +163,7 @@ class World:
     twin_share: float = 0.1
     missing_share: float = 0.1
     main_line_share: float = 0.06
+    held_back: int = 0  # the last N calls (and their twins) arrive later: see ``arrivals``
     user_list: list[WorldUser] = field(init=False)
     contact_list: list[WorldContact] = field(init=False)
     _missing: dict[str, frozenset[str]] = field(init=False)
@@ -210,12 +213,22 @@ class World:
         return contact.key not in self._missing.get(system, frozenset())
 
     def iter_calls(self, system: str | None = None) -> Iterator[WorldCall]:
-        """Every call in start order; with ``system``, only the calls logged in that tool."""
-        for call in self._generate():
-            if system is None or call.system == system:
+        """Every call already in the accounts, in start order; with ``system``, only the calls
+        logged in that tool. The held-back calls are left out (``arrivals`` has them)."""
+        for call, held in self._generate():
+            if not held and (system is None or call.system == system):
                 yield call
 
-    def _generate(self) -> Iterator[WorldCall]:
+    def arrivals(self) -> Iterator[WorldCall]:
+        """The held-back calls, in start order (a twin right after its call): the calls that
+        are logged in their tools after the accounts were seeded."""
+        for call, held in self._generate():
+            if held:
+                yield call
+
+    def _generate(self) -> Iterator[tuple[WorldCall, bool]]:
+        """Each call with whether it is held back. The random draws do not depend on
+        ``held_back``, so the same seed gives the same calls with or without it."""
         rng = random.Random(self.seed * 7919 + 1)
         mean_gap = self.days * 10 * 3600 / max(1, self.calls)
         clock = self.start
@@ -236,9 +249,10 @@ class World:
                 note=rng.choice((None, None, "Asked for pricing", "Call back next week")),
                 has_recording=outcome == "connected" and rng.random() < 0.6,
             )
-            yield call
+            held = index >= self.calls - self.held_back
+            yield call, held
             if len(self.systems) > 1 and rng.random() < self.twin_share:
-                yield self._twin(rng, call)
+                yield self._twin(rng, call), held
 
     def _twin(self, rng: random.Random, call: WorldCall) -> WorldCall:
         others = [s for s in self.systems if s != call.system]

@@ -11,6 +11,7 @@ from connectors.amplemarket.emulator.calls_api import CallsApi
 from connectors.amplemarket.emulator.directory_api import DirectoryApi
 from connectors.amplemarket.emulator.store import AmplemarketStore
 from connectors.amplemarket.emulator.tunables import Tunables
+from connectors.amplemarket.emulator.world_calls import AmplemarketWorldCalls
 from connectors.emulation import (
     ApiError,
     Clock,
@@ -28,7 +29,7 @@ from connectors.emulation.limits import SlidingWindow
 RECORDING_ROUTE = "/calls/{id}/recording"
 
 
-class AmplemarketEmulator(AmplemarketAdmin, Emulator):
+class AmplemarketEmulator(AmplemarketWorldCalls, AmplemarketAdmin, Emulator):
     """The Amplemarket API at its origin (``https://api.amplemarket.com``, no ``/v1``, §1.1)."""
 
     name = "amplemarket"

@@ -21,7 +21,6 @@ from connectors.emulation import (
 )
 from connectors.emulation.http import Route
 
-from ._admin import CloseAdmin
 from ._call_list import CallQuery, ListSettings
 from ._call_rules import LAZY_FIELDS, public
 from ._calls import CallBook
@@ -39,11 +38,12 @@ from ._support import (
     project,
     requested_fields,
 )
+from ._world_calls import CloseWorldCalls
 
 Handler = Callable[[EmuRequest, dict[str, str]], EmuResponse]
 
 
-class CloseEmulator(CloseAdmin, Emulator):
+class CloseEmulator(CloseWorldCalls, Emulator):
     """A local, strict Close API (see the package docstring for what is and is not emulated)."""
 
     name = "close"

@@ -39,6 +39,7 @@ from connectors.outreach.emulator.store import (
     OutreachStore,
     make_doc,
 )
+from connectors.outreach.emulator.world_calls import OutreachWorldCalls
 
 API = "/api/v2"
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a secret
@@ -78,7 +79,7 @@ class EmulatorSettings:
     required_relationships: tuple[str, ...] = ("prospect", "user")
 
 
-class OutreachEmulator(Emulator):
+class OutreachEmulator(OutreachWorldCalls, Emulator):
     name: ClassVar[str] = "outreach"
 
     DEMO_CLIENT_ID: ClassVar[str] = "callsync-demo-outreach-client"

@@ -14,12 +14,15 @@
   call time. A call whose contact is missing in Outreach has a null prospect (an unknown
   number). One dialer call in four was touched by the nightly CRM sync, so its
   ``updatedAt`` is that night's 23:00:00 and is shared by many calls (ties at scale).
-Everything is written in one transaction, so 100k calls take seconds.
+Everything is written in one transaction, so 100k calls take seconds. The ids of what was
+seeded are kept in the state (``outreach.world_org``), so a call can be logged later by the
+same rules (``late_call_doc``, the demo's arrivals).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,6 +44,7 @@ DISPOSITIONS = (
     ("Busy", "Not Answered", None),
 )
 PURPOSES = (("Prospecting", 1), ("Follow-up", 2), ("Discovery", None))
+ORG_META = "outreach.world_org"
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,21 @@ class _Org:
     def user_list(self) -> list[int]:
         return list(self.users.values())
 
+    def to_meta(self) -> str:
+        return json.dumps(self.__dict__, separators=(",", ":"))
+
+    @classmethod
+    def from_meta(cls, raw: str) -> _Org:
+        data = json.loads(raw)
+        return cls(
+            data["users"],
+            {int(ident): phone for ident, phone in data["user_phones"].items()},
+            data["dispositions"],
+            data["purposes"],
+            data["prospects"],
+            {key: (typed, number) for key, (typed, number) in data["prospect_numbers"].items()},
+        )
+
 
 def seed(store: OutreachStore, world: World) -> int:
     """Write ``world`` into ``store`` (inside ``store.bulk_ids()``); returns the first user."""
@@ -106,7 +125,20 @@ def seed(store: OutreachStore, world: World) -> int:
     for index, contact in enumerate(world.contacts_in("outreach")):
         _seed_prospect(store, org, index, contact, world.start)
     _seed_calls(store, org, world)
+    store.state.set_meta(ORG_META, org.to_meta())
     return org.users[world.user_list[0].key]
+
+
+def late_call_doc(store: OutreachStore, call: WorldCall, now: datetime) -> Doc:
+    """A call logged ``now`` by the seeding's rules (``createdAt``/``updatedAt`` = now)."""
+    raw = store.state.get_meta(ORG_META)
+    if raw is None:
+        raise LookupError("no world has been seeded")
+    index = int(hashlib.blake2b(call.key.encode(), digest_size=4).hexdigest(), 16)
+    doc = _call_doc(_Org.from_meta(raw), index, store.allocate("call"), call)
+    doc["createdAt"] = doc["updatedAt"] = iso(now)
+    doc["attributes"].update(createdAt=iso(now), updatedAt=iso(now))
+    return doc
 
 
 def _seed_prospect(

@@ -48,6 +48,7 @@ from connectors.pipedrive.emulator.wire import (
     ok,
     rfc3339,
 )
+from connectors.pipedrive.emulator.world_calls import PipedriveWorldCalls
 
 UserHandler = Callable[[dict[str, Any], EmuRequest, dict[str, str]], EmuResponse]
 
@@ -60,7 +61,7 @@ _SERVER_ERRORS = {
 }
 
 
-class PipedriveEmulator(Emulator):
+class PipedriveEmulator(PipedriveWorldCalls, Emulator):
     """A Pipedrive company: see the package docstring for what is emulated."""
 
     name = "pipedrive"

@@ -211,6 +211,26 @@ def _call_input(
     )
 
 
+def late_call_input(
+    store: PipedriveStore, call: WorldCall, user_id: int | None = None
+) -> CallLogInput:
+    """What the telephony integration pushes for ``call`` when it is logged after the seeding
+    (by ``user_id`` instead of the call's rep if given); the person is found by e-mail."""
+    user = next(u for u in store.all_users() if u["email"] == call.user.email)
+    if user_id is not None:
+        user = store.user(user_id) or user
+    person = next(
+        (
+            stored.doc
+            for stored in store.persons.scan()
+            if any(e["value"] == call.contact.email for e in stored.doc["emails"])
+        ),
+        None,
+    )
+    account = _Account(users={call.user.key: user})
+    return _call_input(account, call, user, person)
+
+
 def _links(
     account: _Account, person: dict[str, Any] | None, mix: int
 ) -> tuple[int | None, str | None]:
