@@ -20,6 +20,7 @@ change. A lease per connection keeps two replays of one connection apart.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import Counter
@@ -97,6 +98,7 @@ def _read_side(table: VendorTable) -> dict[str, Any]:
     return {"system": table.system, "dimensions": dimensions, "labels": dict(table.dispositions)}
 
 
+@functools.cache  # asking the package metadata costs milliseconds, and a page is stored often
 def _callsync_version() -> str:
     try:
         return version("callsync")
