@@ -4,6 +4,8 @@ maps is stored as a pull stores it and routed by the next push."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from syncer import quarantine
 from syncer.config import RouteConfig
 from syncer.mapping import load_tables
@@ -63,7 +65,7 @@ def test_retry_maps_what_the_mapping_now_knows_without_a_request_and_push_routes
     target = Target(context(engine, "dst"))
     target.people = {call.data["to_number"]["e164"]}
     push_route(engine, RouteConfig(source=NAME, targets=["dst"]), {"dst": target})
-    link = row(engine, type("C", (), {"call_uid": call.call_uid})())
+    link = row(engine, SimpleNamespace(call_uid=call.call_uid))
     assert link.state == ledger.DONE
     assert [r for r in target.records.values() if r["id"] == link.remote_id]
 
