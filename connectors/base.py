@@ -25,6 +25,9 @@ that cannot be mapped raises :class:`~syncer.errors.MappingFailure` and is quara
 reason while the rest of the page goes on. ``record_key`` names a record even when it cannot be
 mapped. Connectors never touch the database: what they need between runs besides cursors lives
 in :class:`ConnectorState`, and everything else comes through the :class:`ConnectorContext`.
+Quarantined records are mapped again later from their stored payload by a connector built from
+the same context whose requests all fail (``syncer/quarantine.py``): a look-up ``to_call`` makes
+is refused with a :class:`~syncer.errors.TransientError`, like a directory that is down.
 
 Connectors must not hold a whole history in memory: stream pages, keep state small.
 
@@ -266,6 +269,10 @@ class Connector(abc.ABC):
     write_support: ClassVar[WriteSupport] = WriteSupport()
     window_streams: ClassVar[tuple[str, ...]] = ("calls",)  # what ``read_window`` serves
     window_filter: ClassVar[bool] = True  # the vendor filters by time (else: one window)
+    # Settings ``to_call`` reads: part of the mapping inputs, so changing one re-maps the
+    # connection's quarantined records (``syncer/quarantine.py``). None so far: mapping reads
+    # the context's table and phone region only.
+    mapping_settings: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, context: ConnectorContext) -> None:
         self.context = context

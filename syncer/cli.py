@@ -31,6 +31,7 @@ from syncer.errors import DatabaseError, DatabaseUrlError
 from syncer.plan import SyncPlan
 from syncer.pull import PullResult
 from syncer.push import PushStats
+from syncer.quarantine_cli import group as quarantine_commands
 from syncer.runner import SyncReport, connected, sync_once
 from syncer.store import database, runs
 from syncer.store.singleton import DaemonAlreadyRunningError
@@ -496,6 +497,9 @@ def _wait_for_signal() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     stop.wait()
+
+
+main.add_command(quarantine_commands(config_option, handles_errors))
 
 
 def run(argv: list[str] | None = None) -> Any:

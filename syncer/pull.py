@@ -4,7 +4,10 @@ Per page, in one transaction: map every record (failures go to quarantine with t
 the rest of the page goes on), store the changed calls and raw payloads (marked incomplete
 where a label look-up failed: :func:`relabel` re-maps those on later pulls), touch the unchanged
 ones, tombstone deletions, store connector state, and advance the cursor. A crash between
-pages re-reads at most one page; the cursor never passes data that is not stored.
+pages re-reads at most one page; the cursor never passes data that is not stored. Mapping and
+storing are ``syncer/records.py``'s, shared with the quarantine replay: before its first page,
+a pull re-maps its connection's quarantined records whose mapping inputs changed since they
+were quarantined (``syncer/quarantine.py``), without a vendor request.
 
 A lease per (connection, stream), heartbeated while the stream is read and checked (its fence
 token) in every page transaction, keeps two workers from pulling the same stream; a worker that
@@ -16,21 +19,21 @@ being stored.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Engine
 
-from connectors.base import Connector, Cursor, JsonDict, Page
-from syncer import stopping
-from syncer.errors import MappingFailure, TransientError
+from connectors.base import Connector, Cursor, Page
+from syncer import quarantine, stopping
+from syncer.errors import TransientError
 from syncer.heartbeat import LEASE_TTL, current_worker, held_lease, kept
 from syncer.model import Call
-from syncer.store import leases, ledger, repo, review, runs, twins
+from syncer.records import map_records, store_mapped
+from syncer.store import leases, repo, review, runs, twins
 from syncer.store.leases import LeaseBusyError, LeaseLostError
 from syncer.store.twins import Tolerances
 
@@ -63,6 +66,7 @@ class PullResult:
     skipped: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False  # a stop was requested: the pull ended after a stored page
     duplicates: int = 0  # new duplicate pairs found (a hand-logged call beside a copy)
+    remapped: int = 0  # quarantined records that map under the changed mapping inputs
 
     @property
     def ok(self) -> bool:
@@ -74,48 +78,15 @@ class PullResult:
         return self.ok and not self.skipped and not self.interrupted
 
 
-def map_records(
-    connector: Connector, records: Iterable[JsonDict]
-) -> tuple[list[Call], list[repo.Quarantined]]:
-    """Canonical calls for the records that map; the others with the reason they do not."""
-    calls: dict[str, Call] = {}
-    failed: list[repo.Quarantined] = []
-    for record in records:
-        try:
-            call = connector.to_call(record)
-        except MappingFailure as failure:
-            failed.append(_quarantined(connector, record, failure.reason))
-        except (ValidationError, ValueError, KeyError, TypeError) as error:
-            failed.append(_quarantined(connector, record, f"invalid record: {error}"))
-        else:
-            calls[call.call_uid] = call  # the same id twice on a page: the later copy wins
-    return list(calls.values()), failed
-
-
-def _quarantined(connector: Connector, record: JsonDict, reason: str) -> repo.Quarantined:
-    try:
-        key = connector.record_key(record)
-    except (KeyError, TypeError, ValueError):
-        key = f"unkeyed:{repo.raw_hash(record)[:16]}"
-    return repo.Quarantined(key, record, reason)
-
-
 def commit_page(
     conn: Connection, connector: Connector, stream: str, page: Page, stats: StreamStats
 ) -> None:
     """Store one page and its checkpoint (the caller owns the transaction)."""
     name = connector.context.name
     mapped, failed = map_records(connector, page.records)
-    calls, strays = _file_copies(conn, mapped)
-    failed += strays
-    hashes = {call.source.external_id: repo.raw_hash(call.raw) for call in calls}
-    changed = repo.changed_calls(conn, name, calls, hashes)
-    changed_ids = {call.source.external_id for call in changed}
-    copies = _copies(conn, name, changed)
-    repo.upsert_calls(conn, [c for c in changed if c.source.external_id not in copies])
-    incomplete = _incomplete(connector, changed)
-    repo.upsert_source_records(conn, changed, hashes=hashes, owners=copies, incomplete=incomplete)
-    unchanged = [c for c in calls if c.source.external_id not in changed_ids]
+    stored = store_mapped(conn, connector, mapped)
+    failed += stored.held
+    unchanged = stored.unchanged
     # A record that fails to map was still seen: a sweep must not take it for deleted.
     repo.touch_source_records(
         conn,
@@ -123,8 +94,8 @@ def commit_page(
         [c.source.external_id for c in unchanged] + [item.record_key for item in failed],
         alive=[c.source.external_id for c in unchanged if c.deleted_at is None],
     )
-    repo.quarantine(conn, name, stream, failed)
-    repo.resolve_quarantined(conn, name, [call.source.external_id for call in calls])
+    repo.quarantine(conn, name, stream, failed, quarantine.mapping_fingerprint(connector))
+    repo.resolve_quarantined(conn, name, [call.source.external_id for call in stored.calls])
     stats.deleted += repo.mark_deleted(conn, name, page.deleted)
     if page.unseen_since is not None:
         stats.deleted += repo.mark_unseen_deleted(conn, name, page.unseen_since)
@@ -139,15 +110,9 @@ def commit_page(
         repo.save_cursor(conn, name, stream, partial=checkpoint.partial)
     stats.pages += 1
     stats.records += len(page.records)
-    stats.stored += len(changed)
+    stats.stored += len(stored.changed)
     stats.unchanged += len(unchanged)
     stats.quarantined += len(failed)
-
-
-def _incomplete(connector: Connector, calls: Sequence[Call]) -> dict[str, str]:
-    """external id -> why the call lacks a label a failed look-up should have given."""
-    reasons = {c.source.external_id: connector.incomplete(c.raw) for c in calls}
-    return {external_id: reason for external_id, reason in reasons.items() if reason}
 
 
 def relabel(engine: Engine, connector: Connector, limit: int = RELABEL_BATCH) -> int:
@@ -198,36 +163,6 @@ def _relabel_page(
             repo.upsert_calls(conn, [call.model_copy(update={"deleted_at": record.deleted_at})])
         fixed += 1
     return fixed
-
-
-def _copies(conn: Connection, connection: str, calls: Sequence[Call]) -> dict[str, str]:
-    """external id -> call_uid for records callsync wrote into this connection: copies of calls
-    it already knows, filed under that call, never a new canonical call (and so never routed
-    onward or echoed back). The marker read from the record decides, whatever the ledger says
-    (a copy read back before its create was settled); the ledger covers records without one."""
-    copies = ledger.written_copies(conn, connection, [c.source.external_id for c in calls])
-    copies.update({c.source.external_id: c.copy_of for c in calls if c.copy_of is not None})
-    return copies
-
-
-def _file_copies(
-    conn: Connection, calls: Sequence[Call]
-) -> tuple[list[Call], list[repo.Quarantined]]:
-    """Marked copies of calls this store does not know (another installation's, or a store
-    rebuilt from scratch) are held in quarantine: routing them onward could duplicate them."""
-    marked = {c.copy_of for c in calls if c.copy_of is not None}
-    known = repo.known_calls(conn, sorted(marked))
-    kept = [c for c in calls if c.copy_of is None or c.copy_of in known]
-    held = [
-        repo.Quarantined(
-            c.source.external_id,
-            c.raw,
-            f"callsync's copy of call {c.copy_of}, which this store does not hold",
-        )
-        for c in calls
-        if c.copy_of is not None and c.copy_of not in known
-    ]
-    return kept, held
 
 
 def pull_stream(
@@ -301,6 +236,8 @@ def _pull_streams(
     """Pull each stream into ``result``; the run's status."""
     name = connector.context.name
     try:
+        # Before reading: records quarantined under other mapping inputs may map now.
+        result.remapped = quarantine.retry_changed(engine, connector).mapped
         for stream in connector.streams:
             if halt.is_set():
                 break

@@ -365,8 +365,15 @@ class Quarantined:
     reason: str
 
 
-def quarantine(conn: Connection, connection: str, stream: str, items: Iterable[Quarantined]) -> int:
-    """Park records that could not be processed; seeing one again counts another attempt."""
+def quarantine(
+    conn: Connection,
+    connection: str,
+    stream: str,
+    items: Iterable[Quarantined],
+    fingerprint: str | None = None,
+) -> int:
+    """Park records that could not be processed; seeing one again counts another attempt.
+    ``fingerprint``: the mapping inputs they failed with (``syncer.quarantine``)."""
     stamp = _now()
     rows = [
         {
@@ -379,6 +386,7 @@ def quarantine(conn: Connection, connection: str, stream: str, items: Iterable[Q
             "first_seen_at": stamp,
             "last_seen_at": stamp,
             "resolved_at": None,
+            "mapping_fingerprint": fingerprint,
         }
         for item in items
     ]
@@ -393,6 +401,7 @@ def quarantine(conn: Connection, connection: str, stream: str, items: Iterable[Q
             "last_seen_at": stmt.excluded.last_seen_at,
             "resolved_at": None,
             "attempts": quarantine_t.c.attempts + 1,
+            "mapping_fingerprint": stmt.excluded.mapping_fingerprint,
         },
     )
     return int(conn.execute(stmt).rowcount)

@@ -163,6 +163,9 @@ class QuarantineRow(Base):
     first_seen_at: Mapped[datetime] = mapped_column(default=_now)
     last_seen_at: Mapped[datetime] = mapped_column(default=_now)
     resolved_at: Mapped[datetime | None]
+    mapping_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    """The mapping inputs the record was last mapped with (``syncer.quarantine.
+    mapping_fingerprint``): a pull retries the row when they changed. NULL on older rows."""
 
 
 class SyncRunRow(Base):
