@@ -15,7 +15,7 @@ Facts (vendor-apis close-pipedrive.md §2.3, §2.6, §2.7, §2.11i):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 
@@ -54,7 +54,7 @@ class Writer:
     def update(self, remote_id: str, call: Call, resolved: Resolved) -> None:
         current = self.client.call_log(remote_id)
         if current is None:
-            raise VendorError("pipedrive", 404, f"call log {remote_id} is gone")
+            self._update_unreadable(remote_id, call, resolved)
         wanted = payload.call_log_body(call, call.call_uid, resolved, self.table)
         fixed = self._log_differences(current, wanted)
         activity_id = current.get("activity_id")
@@ -82,6 +82,24 @@ class Writer:
         except VendorError as error:
             if error.status not in GONE:
                 raise
+
+    def _update_unreadable(self, remote_id: str, call: Call, resolved: Resolved) -> NoReturn:
+        """A log the token cannot read: Pipedrive shows a call log only to its owner (a log
+        written for another rep reads as 404; UNCONFIRMED whether an admin token sees it), or
+        it was deleted. Its activity, known from the create, still takes what it can hold; the
+        log itself cannot be compared, so it is reported unchangeable (stale), never as a
+        failure that every later run would retry."""
+        cached = self.cache.get("log", remote_id)
+        activity_id = cached.get("activity_id") if cached else None
+        if isinstance(activity_id, int):
+            self._patch_activity(
+                activity_id, payload.activity_fields(call, call.call_uid, resolved)
+            )
+        raise CannotUpdate(
+            "call log",
+            f"{remote_id} cannot be read: Pipedrive shows a call log only to its owner"
+            " (or it was deleted)",
+        )
 
     # --- helpers --------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from connectors.emulation import FaultKind
 from connectors.pipedrive.locate import MarkerSearchError
 from connectors.pipedrive.upload import RecordingUploadError
 from syncer.errors import AmbiguousWriteError, MappingFailure
-from syncer.model import Outcome
+from syncer.model import Outcome, Party
 from tests.connectors.pipedrive.harness import make_harness
 from tests.connectors.pipedrive.pulls import pulled, requests
 from tests.connectors.pipedrive.writes import ACTIVITIES, LIST, ready, resolved, written
@@ -151,6 +151,27 @@ def test_what_only_the_log_holds_cannot_be_updated(engine):
     assert log is not None and log["outcome"] == "connected"
     activity = harness.emulator.activity(log["activity_id"])
     assert activity is not None and "busy after all" in activity["note"]  # what it could hold
+
+
+def test_a_log_written_for_another_rep_is_updated_through_its_activity(engine):
+    """The token user cannot read a call log it logged for another rep (Pipedrive shows a log
+    only to its owner): an edit still reaches the activity, and the log itself is reported as
+    unchangeable, never as a failure retried on every run."""
+    harness, admin = ready(engine, users=2)
+    _, rep_id = harness.emulator.user_ids()
+    rep = harness.emulator.store.user(rep_id)
+    assert rep is not None
+    call = harness.writable_call(0).model_copy(update={"user": Party(email=rep["email"])})
+    remote_id = written(admin, call)
+    edited = call.model_copy(update={"note": "Now: demo booked"})
+    with pytest.raises(CannotUpdate) as raised:
+        admin.update(remote_id, edited, resolved(admin, edited))
+    assert raised.value.field == "call log"
+    assert "only to its owner" in str(raised.value)
+    log = harness.emulator.call_log(remote_id)
+    assert log is not None and log["user_id"] == rep_id
+    activity = harness.emulator.activity(log["activity_id"])
+    assert activity is not None and "Now: demo booked" in activity["note"]
 
 
 def test_delete_removes_the_log_and_its_activity_and_is_idempotent(engine):
