@@ -30,6 +30,7 @@ from syncer.errors import DatabaseError, DatabaseUrlError
 from syncer.plan import SyncPlan
 from syncer.pull import PullResult
 from syncer.push import PushStats
+from syncer.report.cli import report as report_command
 from syncer.runner import SyncReport, connected, sync_once
 from syncer.store import database, runs
 from syncer.store.singleton import DaemonAlreadyRunningError
@@ -125,6 +126,9 @@ def main(ctx: click.Context, log_level: str | None, log_format: str) -> None:
     a route says it belongs."""
     daemon = ctx.invoked_subcommand == "run"
     logs.configure((log_level or ("INFO" if daemon else "WARNING")).upper(), log_format)
+
+
+main.add_command(report_command)
 
 
 @main.group()
