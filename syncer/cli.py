@@ -32,6 +32,7 @@ from syncer.plan import SyncPlan
 from syncer.pull import PullResult
 from syncer.push import PushStats
 from syncer.quarantine_cli import group as quarantine_commands
+from syncer.report.cli import report as report_command
 from syncer.runner import SyncReport, connected, sync_once
 from syncer.store import database, runs
 from syncer.store.singleton import DaemonAlreadyRunningError
@@ -130,6 +131,7 @@ def main(ctx: click.Context, log_level: str | None, log_format: str) -> None:
 
 
 main.add_command(demo_command)
+main.add_command(report_command)
 
 
 @main.group()

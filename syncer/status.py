@@ -150,14 +150,26 @@ def _when(stamp: datetime) -> str:
     return f"{stamp:%Y-%m-%d %H:%M:%S} UTC"
 
 
-def _position(state: dict[str, Any]) -> str:
-    swept: list[datetime] = []
-    read: list[datetime] = []
+def _stamps(state: dict[str, Any], swept: bool) -> list[datetime]:
+    """The cursor's timestamps: those of its full sweeps (``swept``) or the others."""
+    found = []
     for key, value in state.items():
         stamp = _timestamp(value)
-        if stamp is not None:
-            (swept if key.endswith("swept_at") else read).append(stamp)
-    parts = [f"read up to {_when(max(read))}"] if read else []
+        if stamp is not None and key.endswith("swept_at") == swept:
+            found.append(stamp)
+    return found
+
+
+def read_up_to(state: dict[str, Any]) -> datetime | None:
+    """How far a completed cursor has read, as far as a person can tell: its latest timestamp
+    that is not a full sweep's (None: the connector keeps its position in another form)."""
+    return max(_stamps(state, swept=False), default=None)
+
+
+def _position(state: dict[str, Any]) -> str:
+    read = read_up_to(state)
+    swept = _stamps(state, swept=True)
+    parts = [f"read up to {_when(read)}"] if read else []
     parts += [f"last full sweep {_when(max(swept))}"] if swept else []
     return "; ".join(parts) or "read (position kept by the connector)"
 

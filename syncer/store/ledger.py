@@ -257,6 +257,17 @@ def waiting(conn: Connection, target: str, limit: int = 20) -> list[Any]:
     return list(conn.execute(stmt))
 
 
+def is_echo(source: str) -> Any:
+    """A SQL condition on ``calls``: the call's record in ``source`` is one callsync wrote there
+    (such calls are never routed back out of it)."""
+    echo = links_t.alias("echo")
+    return sa.exists().where(
+        echo.c.target_connection == source,
+        echo.c.kind == WRITTEN,
+        echo.c.remote_id == calls_t.c.origin_external_id,
+    )
+
+
 def routable(
     conn: Connection,
     source: str,
@@ -276,7 +287,6 @@ def routable(
     Calls whose record in ``source`` is one callsync wrote there are never echoed back.
     """
     link = links_t.alias("link")
-    echo = links_t.alias("echo")
     states = [IN_DOUBT, PARKED, FAILED] + ([STALE] if include_stale else [])
     kinds = [WRITTEN, MATCHED] if include_twins else [WRITTEN]
     changed = sa.and_(
@@ -287,11 +297,7 @@ def routable(
     )
     due = sa.or_(link.c.next_attempt_at.is_(None), link.c.next_attempt_at <= (now or _now()))
     needs_write = sa.or_(link.c.call_uid.is_(None), sa.and_(link.c.state.in_(states), due), changed)
-    not_an_echo = ~sa.exists().where(
-        echo.c.target_connection == source,
-        echo.c.kind == WRITTEN,
-        echo.c.remote_id == calls_t.c.origin_external_id,
-    )
+    not_an_echo = ~is_echo(source)
     stmt = (
         sa.select(calls_t.c.data, calls_t.c.call_uid, link)
         .select_from(

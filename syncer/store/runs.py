@@ -112,3 +112,15 @@ def close_dead(conn: Connection, now: datetime | None = None) -> list[int]:
         closed.append(int(run.id))
     leases.drop_free(conn, stamp)
     return closed
+
+
+def last_ok(conn: Connection, kind: str) -> dict[str, Any]:
+    """connection -> its most recent run of ``kind`` that ran through (status ``ok``)."""
+    latest = (
+        sa.select(sa.func.max(runs_t.c.id).label("id"))
+        .where(runs_t.c.kind == kind, runs_t.c.status == "ok")
+        .group_by(runs_t.c.connection)
+        .subquery()
+    )
+    stmt = sa.select(runs_t).join(latest, runs_t.c.id == latest.c.id)
+    return {row.connection: row for row in conn.execute(stmt)}
