@@ -26,6 +26,7 @@ from syncer.config import CallsyncConfig, load_config
 from syncer.demo import view
 from syncer.demo.cycles import DemoRun, run_demo
 from syncer.demo.scenario import Scenario, make_world, write_config
+from syncer.report import build_report, print_report
 from syncer.runner import connected
 from syncer.store import database
 
@@ -68,7 +69,7 @@ def demo(seed: int, calls: int, keep: Path | None, serve: bool, as_json: bool, q
         try:
             database.upgrade(engine)
             run = _run(config, engine, Scenario(config, fleet, world))
-            summary = _summary(run, engine, world, began, directory, keep)
+            summary = _summary(run, engine, config, world, began, directory, keep)
             _print(console, run, summary, engine, config, as_json=as_json, quiet=quiet)
             if serve and not run.interrupted:
                 _serve(fleet, directory)
@@ -111,7 +112,13 @@ def _run(config: CallsyncConfig, engine: Engine, scenario: Scenario) -> DemoRun:
 
 
 def _summary(
-    run: DemoRun, engine: Engine, world: World, began: float, directory: Path, keep: Path | None
+    run: DemoRun,
+    engine: Engine,
+    config: CallsyncConfig,
+    world: World,
+    began: float,
+    directory: Path,
+    keep: Path | None,
 ) -> dict[str, Any]:
     runs = view.runs_of(run)
     end = view.outcome(engine)
@@ -126,6 +133,7 @@ def _summary(
         "seconds": round(time.monotonic() - began, 1),
         "directory": str(directory) if keep is not None else None,
         "config": str(directory / "callsync.yaml") if keep is not None else None,
+        "coverage": build_report(engine, config).to_dict(),
     }
 
 
@@ -146,10 +154,6 @@ def _print(
 
 
 def _show_coverage(engine: Engine, config: CallsyncConfig, console: Console) -> None:
-    try:
-        from syncer.report import build_report, print_report  # type: ignore[import-not-found, import-untyped, unused-ignore]
-    except ImportError:  # the coverage report lands in a parallel branch
-        return
     print_report(build_report(engine, config), console)
 
 

@@ -77,11 +77,14 @@ def store(directory: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         db.close()
 
 
-def links(directory: Path, source: str, target: str) -> Counter[tuple[str, str]]:
+def links(
+    directory: Path, source: str, target: str, *, live: bool = False
+) -> Counter[tuple[str, str]]:
     rows = store(
         directory,
         "SELECT l.state, l.kind FROM call_links l JOIN calls c USING (call_uid) "
-        "WHERE c.origin_connection = ? AND l.target_connection = ?",
+        "WHERE c.origin_connection = ? AND l.target_connection = ?"
+        + (" AND c.deleted_at IS NULL" if live else ""),
         source,
         target,
     )
@@ -232,3 +235,20 @@ def test_help_names_every_option():
     assert done.returncode == 0
     for option in ("--seed", "--calls", "--keep", "--serve", "--json", "--quiet"):
         assert option in done.stdout
+
+
+def test_the_coverage_report_agrees_with_the_ledger(kept):
+    """The report the demo ends with counts what the store holds: per route target, the calls
+    written and linked are the ledger's done rows of that kind, for the calls not deleted at
+    their source (the one the demo deleted is no longer expected anywhere)."""
+    directory, summary = kept
+    routes = {route["route"]: route for route in summary["coverage"]["routes"]}
+    route = routes["ample -> close, pipedrive"]
+    for target in route["targets"]:
+        got = links(directory, "ample", target["target"], live=True)
+        assert target["written"] == got[("done", "written")], target
+        assert target["linked"] == got[("done", "matched")], target
+        missing = {m["reason"]: m["count"] for m in target["missing"]}
+        assert missing["parked"] == got[("parked", "written")]
+    tools = {tool["connection"]: tool for tool in summary["coverage"]["tools"]}
+    assert set(tools) == set(KIND)
