@@ -328,6 +328,12 @@ class Connector(abc.ABC):
     ) -> None:
         raise NotImplementedError(f"{self.kind} takes no recording files")
 
+    def refuses_recording(self, remote_id: str) -> str | None:
+        """Why the target will not take a recording for the record ``remote_id`` (a rule of
+        the vendor, known without a request), or None. Asked before the source's recording is
+        opened, so no download (some are paced per hour) is spent on a file nobody takes."""
+        return None
+
     def open_recording(self, call: Call) -> AbstractContextManager[Iterator[bytes]] | None:
         """Stream this source's recording of ``call`` (None: use ``call.recording_url``)."""
         return None

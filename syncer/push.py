@@ -439,6 +439,10 @@ class Pusher:
     def _attach_recording(self, call: Call, remote_id: str) -> None:
         if not self.target.write_support.recording_file:
             return
+        refused = self.target.refuses_recording(remote_id)
+        if refused is not None:
+            log.info("push.recording_refused", target=self.name, call=call.call_uid, why=refused)
+            return
         stream = self._open_recording(call)
         if stream is None:
             return

@@ -70,7 +70,7 @@ class PipedriveConnector(Connector):
         self.budget = DailyBudget(self.settings.daily_budget_share, context.clock)
         self.client = PipedriveClient(context, self.settings, self.budget)
         self.index = ActivityIndex(context.state)
-        identities = context.identities or MemoryIdentities()
+        self.identities = identities = context.identities or MemoryIdentities()
         self.resolver = Resolver(self.client, identities, self.settings, context.phone_region)
         self.writer = Writer(self.client, identities, context.table, context.phone_region)
 
@@ -176,6 +176,16 @@ class PipedriveConnector(Connector):
         self, remote_id: str, call: Call, chunks: Iterator[bytes], content_type: str
     ) -> None:
         upload(self.client, remote_id, call.call_uid, chunks, content_type)
+
+    def refuses_recording(self, remote_id: str) -> str | None:
+        """Pipedrive lets only a call log's owner touch it (§2.3: logs are "assigned to a
+        particular user"; UNCONFIRMED whether an admin may upload to another user's log, the
+        emulator follows the strict reading): a log written for another rep takes no file."""
+        owner = self.writer.log_owner(remote_id)
+        me = self.identities.get("token", credential_key(self.settings.api_token))
+        if owner is not None and me is not None and me.get("id") not in (None, owner):
+            return "Pipedrive takes a recording only from the call log's owner"
+        return None
 
     def account_labels(self) -> Sequence[AccountLabel]:
         """Pipedrive's six call outcomes (a fixed enum, §2.5: no request), with the canonical

@@ -47,9 +47,14 @@ class Writer:
         if not isinstance(data, dict) or data.get("id") in (None, ""):
             raise AmbiguousWriteError("pipedrive POST /v1/callLogs answered no call-log id")
         log_id = str(data["id"])
-        if isinstance(data.get("activity_id"), int):
-            self.cache.put("log", log_id, {"activity_id": data["activity_id"]})
+        owner = data.get("user_id")
+        self.cache.put("log", log_id, {"activity_id": data.get("activity_id"), "user_id": owner})
         return Written(log_id)
+
+    def log_owner(self, log_id: str) -> int | None:
+        """The user a log callsync wrote belongs to, as its create answered (no request)."""
+        owner = (self.cache.get("log", log_id) or {}).get("user_id")
+        return owner if isinstance(owner, int) else None
 
     def update(self, remote_id: str, call: Call, resolved: Resolved) -> None:
         current = self.client.call_log(remote_id)

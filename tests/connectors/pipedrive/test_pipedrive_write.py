@@ -174,6 +174,24 @@ def test_a_log_written_for_another_rep_is_updated_through_its_activity(engine):
     assert activity is not None and "Now: demo booked" in activity["note"]
 
 
+def test_a_log_written_for_another_rep_takes_no_recording_and_its_own_does(engine):
+    """Pipedrive lets only a log's owner upload to it: asked before the source's recording
+    is opened, so no (hourly paced) download is spent on a file the target refuses."""
+    harness, admin = ready(engine, users=2)
+    _, rep_id = harness.emulator.user_ids()
+    rep = harness.emulator.store.user(rep_id)
+    assert rep is not None
+    own = harness.writable_call(0)
+    theirs = harness.writable_call(1).model_copy(update={"user": Party(email=rep["email"])})
+    own_log, their_log = written(admin, own), written(admin, theirs)
+    harness.emulator.stats.reset()
+    assert admin.refuses_recording(own_log) is None
+    assert admin.refuses_recording(their_log) == (
+        "Pipedrive takes a recording only from the call log's owner"
+    )
+    assert requests(harness) == {}  # decided from what the creates answered
+
+
 def test_delete_removes_the_log_and_its_activity_and_is_idempotent(engine):
     harness, connector = ready(engine)
     call = harness.writable_call(0)
