@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from types import TracebackType
@@ -54,10 +55,15 @@ class Where:
 class ProgressView:
     """Give :meth:`pull_page` to ``sync_once``/``pull``, :meth:`backfill_page` to a backfill."""
 
-    def __init__(self, shown: Shown, console: Console | None = None) -> None:
+    def __init__(
+        self,
+        shown: Shown,
+        console: Console | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.shown = shown
         self.console = console or Console(stderr=True)
-        self.started = time.monotonic()
+        self.clock = clock
         self.where: dict[str, Where] = {}
         self.last_line: dict[str, float] = {}
         # Backfills do not count requests per page: a connection's start from the counter
@@ -104,14 +110,14 @@ class ProgressView:
 
     def _of(self, connection: str) -> Where:
         if connection not in self.where:
-            self.where[connection] = Where(started=time.monotonic())
-            self.last_line[connection] = time.monotonic()
+            self.where[connection] = Where(started=self.clock())
+            self.last_line[connection] = self.clock()
             self._sent_before = self._sent_seen
         self._sent_seen = REQUESTS_SENT.sent
         return self.where[connection]
 
     def detail(self, where: Where) -> str:
-        rate = where.requests / max(time.monotonic() - where.started, 1e-6)
+        rate = where.requests / max(self.clock() - where.started, 1e-6)
         return (
             f"read {where.read}, stored {where.stored}, requests {where.requests} "
             f"({rate:.1f}/s), {where.activity}"
@@ -121,7 +127,7 @@ class ProgressView:
         if self.shown is Shown.LIVE:
             self._redraw(connection, where)
         elif self.shown is Shown.PLAIN:
-            now = time.monotonic()
+            now = self.clock()
             if now - self.last_line[connection] >= LOG_EVERY:
                 self.last_line[connection] = now
                 click.echo(f"{connection}: {self.detail(where)}", err=True)
