@@ -21,6 +21,7 @@ killed hard leaves its lease behind until it expires (``LEASE_TTL``); a clean st
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -97,6 +98,7 @@ class BackfillStats:
     error: str | None = None
     busy: bool = False  # another backfill of this connection holds its lease
     requests: int = 0  # sent while loading this connection (loads run one after another)
+    seconds: float = 0.0  # how long loading it took
 
 
 OnPage = Callable[[BackfillStats], None]
@@ -148,7 +150,7 @@ def backfill_connection(
     lease ``backfill:<connection>`` (heartbeated; a dead holder on this host is taken over)."""
     name = connector.context.name
     stats = BackfillStats(name)
-    sent = REQUESTS_SENT.sent
+    sent, began = REQUESTS_SENT.sent, time.monotonic()
     try:
         with held_lease(engine, f"backfill:{name}", owner, LEASE_TTL) as fence:
             run = _Run(engine, connector, stats, stop, on_page, fence)
@@ -162,6 +164,7 @@ def backfill_connection(
         stats.error = f"backfill:{name} is held by another backfill ({busy})"
     finally:
         stats.requests = REQUESTS_SENT.sent - sent
+        stats.seconds = time.monotonic() - began
     return stats
 
 

@@ -3,19 +3,16 @@ with a progress display, stop cleanly on SIGINT/SIGTERM, print the summary."""
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 
-import click
-from rich.console import Console
-
-from syncer import plan_report, stopping
+from syncer import stopping
 from syncer.backfill import Range, parse_instant, parse_window
-from syncer.backfill_run import BackfillReport, BackfillRequest, run_backfill
-from syncer.backfill_view import BackfillView, summary
+from syncer.backfill_run import BackfillRequest, run_backfill
 from syncer.config import CallsyncConfig
 from syncer.runner import connected
-from syncer.store import database, runs
+from syncer.store import database
+from syncer.views import output, summary
+from syncer.views.progress import ProgressView, shown_for
 
 
 def request(
@@ -34,34 +31,20 @@ def request(
     return BackfillRequest(start, end, size, names, route_from, dry_run)
 
 
-def run(config: CallsyncConfig, backfill: BackfillRequest) -> bool:
+def run(config: CallsyncConfig, backfill: BackfillRequest, mode: output.Mode) -> bool:
     """Run the backfill; True if everything ran through."""
-    engine = database.create_engine(config.database.url)
-    console = Console(width=160)
+    engine = database.open_migrated(config.database.url)
     try:
-        database.upgrade(engine)
-        with engine.begin() as conn:
-            runs.close_dead(conn)
         with (
             connected(config, engine) as live,
             stopping.on_signals() as stop,
-            BackfillView(console, live=sys.stdout.isatty()) as view,
+            ProgressView(shown_for(mode is output.Mode.QUIET)) as view,
         ):
-            report = run_backfill(config, engine, live, backfill, stop=stop, on_page=view.on_page)
+            report = run_backfill(
+                config, engine, live, backfill, stop=stop, on_page=view.backfill_page
+            )
     finally:
         engine.dispose()
-    _print(console, report)
-    failures = report.failures() + (["interrupted"] if stop.is_set() else [])
-    for failure in failures:
-        click.echo(f"failed: {failure}", err=True)
-    return not failures
-
-
-def _print(console: Console, report: BackfillReport) -> None:
-    console.print(summary(report))
-    for route, targets in report.pushes.items():
-        for target, stats in targets.items():
-            if report.plan is None or stats.error:
-                click.echo(f"route {route} => {target}: {stats.summary()}")
-    if report.plan is not None:
-        console.print(plan_report.as_table(report.plan))
+    ended = summary.of_backfill(report, interrupted=stop.is_set())
+    output.emit(ended, mode)
+    return ended.ok

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from connectors.base import Connector
 from syncer.backfill import BackfillStats, OnPage, backfill_connection
 from syncer.config import CallsyncConfig, RouteConfig
+from syncer.http.explain import explain
 from syncer.plan import SyncPlan
 from syncer.push import PushStats
 from syncer.runner import push_one_route, route_name
@@ -79,7 +80,9 @@ def run_backfill(
                 on_page=on_page,
             )
         except Exception as error:  # noqa: BLE001 - one connection's failure must not stop the rest
-            report.loads[name] = BackfillStats(name, error=f"{type(error).__name__}: {error}")
+            report.loads[name] = BackfillStats(
+                name, error=f"{type(error).__name__}: {explain(error)}"
+            )
         if stop is not None and stop.is_set():
             return report
     unread = {name: s.error or "cut short" for name, s in report.loads.items() if not s.complete}

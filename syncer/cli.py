@@ -21,21 +21,19 @@ from sqlalchemy.engine import Engine
 import connectors
 from connectors.emulation.fleet import start_fleet
 from connectors.emulation.world import World
-from syncer import backfill_cli, daemon, logs, mappings_report, plan_report, settle, stopping
+from syncer import backfill_cli, daemon, logs, mappings_report, settle, sync_cli
 from syncer import status as status_report
 from syncer.backfill import BadRangeError
 from syncer.config import CallsyncConfig, ConfigError, load_config
 from syncer.connections import build_connector
 from syncer.demo.cli import demo as demo_command
 from syncer.errors import DatabaseError, DatabaseUrlError
-from syncer.plan import SyncPlan
-from syncer.pull import PullResult
-from syncer.push import PushStats
 from syncer.quarantine_cli import group as quarantine_commands
 from syncer.report.cli import report as report_command
-from syncer.runner import SyncReport, connected, sync_once
-from syncer.store import database, runs
+from syncer.store import database
 from syncer.store.singleton import DaemonAlreadyRunningError
+from syncer.sync_cli import json_option, quiet_option
+from syncer.views import output
 
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -95,16 +93,7 @@ def _load(config_path: Path) -> CallsyncConfig:
 
 
 def _open(loaded: CallsyncConfig) -> Engine:
-    """The store, migrated, with runs left ``running`` by dead processes closed as ``died``."""
-    engine = database.create_engine(loaded.database.url)
-    try:
-        database.upgrade(engine)
-        with engine.begin() as conn:
-            runs.close_dead(conn)
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine
+    return database.open_migrated(loaded.database.url)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -237,10 +226,12 @@ def status(config_path: Path, as_json: bool) -> None:
     multiple=True,
     help="Pull only this connection (repeatable). Default: every connection.",
 )
+@quiet_option
+@json_option
 @handles_errors
-def pull(config_path: Path, names: tuple[str, ...]) -> None:
+def pull(config_path: Path, names: tuple[str, ...], quiet: bool, as_json: bool) -> None:
     """Read every call changed since the last pull into the database, once, and exit."""
-    _sync(config_path, names, push=False)
+    _sync(config_path, names, output.mode_of(quiet, as_json), push=False)
 
 
 dry_run_option = click.option(
@@ -253,10 +244,12 @@ dry_run_option = click.option(
 @main.command()
 @config_option
 @dry_run_option
+@quiet_option
+@json_option
 @handles_errors
-def sync(config_path: Path, dry_run: bool) -> None:
+def sync(config_path: Path, dry_run: bool, quiet: bool, as_json: bool) -> None:
     """One full pass: pull every connection, then write every route's calls, and exit."""
-    _sync(config_path, (), push=True, dry_run=dry_run)
+    _sync(config_path, (), output.mode_of(quiet, as_json), push=True, dry_run=dry_run)
 
 
 @main.command()
@@ -267,9 +260,12 @@ def sync(config_path: Path, dry_run: bool) -> None:
 @click.option("--connection", "names", multiple=True, help="Load only this one (repeatable).")
 @click.option("--route", "route_from", help="Write only the routes from this connection.")
 @dry_run_option
+@quiet_option
+@json_option
 @handles_errors
 def backfill(config_path: Path, since: str, until: str | None, window_text: str,
-             names: tuple[str, ...], route_from: str | None, dry_run: bool) -> None:  # fmt: skip
+             names: tuple[str, ...], route_from: str | None, dry_run: bool, quiet: bool,
+             as_json: bool) -> None:  # fmt: skip
     """Load the calls of a past period, oldest window first, resumably, then write them."""
     try:
         request = backfill_cli.request(since, until, window_text, names, route_from, dry_run)
@@ -277,7 +273,7 @@ def backfill(config_path: Path, since: str, until: str | None, window_text: str,
         _fail(f"error: {error}", EXIT_BAD_INPUT)
     loaded = _load(config_path)
     _known(loaded, (*names, *filter(None, [route_from])))
-    if not backfill_cli.run(loaded, request):
+    if not backfill_cli.run(loaded, request, output.mode_of(quiet, as_json)):
         sys.exit(EXIT_RUNTIME)
 
 
@@ -289,60 +285,12 @@ def _known(loaded: CallsyncConfig, names: tuple[str, ...]) -> None:
         )
 
 
-def _sync(config_path: Path, names: tuple[str, ...], *, push: bool, dry_run: bool = False) -> None:
+def _sync(config_path: Path, names: tuple[str, ...], mode: output.Mode, *, push: bool,
+          dry_run: bool = False) -> None:  # fmt: skip
     loaded = _load(config_path)
     _known(loaded, names)
-    plan = SyncPlan() if dry_run else None
-    engine = _open(loaded)
-    try:
-        with stopping.on_signals(), connected(loaded, engine) as live:
-            report = sync_once(
-                loaded, engine, live, pull_names=list(names) or None, push=push, plan=plan
-            )
-    finally:
-        engine.dispose()
-    _report(report, plan)
-    if report.failed:
+    if not sync_cli.run(loaded, names, mode, push=push, dry_run=dry_run):
         sys.exit(EXIT_RUNTIME)
-
-
-def _report(report: SyncReport, plan: SyncPlan | None = None) -> None:
-    for name, result in report.pulls.items():
-        text = _summary(result) if isinstance(result, PullResult) else f"failed: {result}"
-        ok = isinstance(result, PullResult) and result.ran_through
-        click.echo(f"{name}: {text}", err=not ok)
-    for route, targets in report.pushes.items():
-        for target, stats in targets.items():
-            bad = bool(stats.error or stats.busy or stats.interrupted)
-            if plan is None or bad:  # a dry run's counts are in the plan below
-                click.echo(f"route {route} => {target}: {_push_summary(stats)}", err=bad)
-    if plan is not None:
-        Console(width=160).print(plan_report.as_table(plan))
-    for held in report.busy():
-        click.echo(f"skipped: {held} (another callsync run is working on it)", err=True)
-    if report.interrupted:
-        click.echo(
-            "interrupted: stopped at a page or write boundary; what was read or written is "
-            "recorded and the next run goes on from there",
-            err=True,
-        )
-
-
-def _push_summary(stats: PushStats) -> str:
-    return stats.summary()
-
-
-def _summary(result: PullResult) -> str:
-    parts = [
-        f"{stream} read {s.records}, stored {s.stored}, quarantined {s.quarantined}, "
-        f"deleted {s.deleted}"
-        for stream, s in result.streams.items()
-    ]
-    parts += [f"{stream} skipped: held by {who}" for stream, who in result.skipped.items()]
-    text = "; ".join(parts) or "nothing to read"
-    if result.interrupted:
-        text += " (interrupted)"
-    return text + (f" (stopped early: {result.error})" if result.error else "")
 
 
 @main.command("run")

@@ -19,7 +19,7 @@ being stored.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +31,8 @@ from connectors.base import Connector, Cursor, Page
 from syncer import quarantine, stopping
 from syncer.errors import TransientError
 from syncer.heartbeat import LEASE_TTL, current_worker, held_lease, kept
+from syncer.http.client import REQUESTS_SENT
+from syncer.http.explain import explain
 from syncer.model import Call
 from syncer.records import map_records, store_mapped
 from syncer.store import leases, repo, review, runs, twins
@@ -39,7 +41,15 @@ from syncer.store.twins import Tolerances
 
 log = structlog.get_logger("callsync.pull")
 
-__all__ = ["LeaseBusyError", "LeaseLostError", "PullResult", "pull", "pull_stream"]
+__all__ = [
+    "LeaseBusyError",
+    "LeaseLostError",
+    "OnPullPage",
+    "PullProgress",
+    "PullResult",
+    "pull",
+    "pull_stream",
+]
 RELABEL_BATCH = 1000  # incomplete calls re-mapped per pull at most (a backlog takes runs)
 RELABEL_PAGE = 100  # ... per transaction
 
@@ -76,6 +86,20 @@ class PullResult:
     def ran_through(self) -> bool:
         """Every stream was read to its end by this run."""
         return self.ok and not self.skipped and not self.interrupted
+
+
+@dataclass(frozen=True)
+class PullProgress:
+    """Where a pull is after a stored page, for progress displays (every stream so far)."""
+
+    connection: str
+    stream: str  # the one being read
+    read: int
+    stored: int
+    requests: int  # sent since this pull began (retries and look-ups included)
+
+
+OnPullPage = Callable[[PullProgress], None]
 
 
 def commit_page(
@@ -172,6 +196,7 @@ def pull_stream(
     *,
     stop: threading.Event | None = None,
     owner: str | None = None,
+    on_page: Callable[[StreamStats], None] | None = None,
 ) -> StreamStats:
     """Read ``stream`` from its stored cursor to the end (or until a stop is requested);
     raises :class:`LeaseBusyError` when another live run holds it."""
@@ -186,6 +211,8 @@ def pull_stream(
             with engine.begin() as conn:
                 leases.check(conn, fence)
                 commit_page(conn, connector, stream, page, stats)
+            if on_page is not None:
+                on_page(stats)
             if page.checkpoint.partial is None:
                 stats.complete = True
             if halt.is_set():
@@ -200,10 +227,11 @@ def pull(
     stop: threading.Event | None = None,
     matching: Tolerances | None = None,
     owner: str | None = None,
+    on_page: OnPullPage | None = None,
 ) -> PullResult:
     """Pull every stream of a connector, recorded as one sync run held by its own lease; then
     report calls logged by hand beside a copy callsync had already written here
-    (``syncer/store/review.py``)."""
+    (``syncer/store/review.py``). ``on_page`` is told after every stored page."""
     name = connector.context.name
     halt = stop or stopping.FLAG
     owner = owner or current_worker()
@@ -214,9 +242,9 @@ def pull(
     status = "ok"
     with kept(engine, fence):
         try:
-            status = _pull_streams(engine, connector, result, halt, owner)
+            status = _pull_streams(engine, connector, result, halt, owner, on_page)
         except Exception as error:
-            status, result.error = "failed", f"{type(error).__name__}: {error}"
+            status, result.error = "failed", f"{type(error).__name__}: {explain(error)}"
             log.error("pull.failed", connection=name, error=result.error)
             raise
         finally:
@@ -231,10 +259,16 @@ def pull(
 
 
 def _pull_streams(
-    engine: Engine, connector: Connector, result: PullResult, halt: threading.Event, owner: str
+    engine: Engine,
+    connector: Connector,
+    result: PullResult,
+    halt: threading.Event,
+    owner: str,
+    on_page: OnPullPage | None = None,
 ) -> str:
     """Pull each stream into ``result``; the run's status."""
     name = connector.context.name
+    tick = _ticker(name, result, on_page)
     try:
         # Before reading: records quarantined under other mapping inputs may map now.
         result.remapped = quarantine.retry_changed(engine, connector).mapped
@@ -243,7 +277,7 @@ def _pull_streams(
                 break
             try:
                 result.streams[stream] = pull_stream(
-                    engine, connector, stream, stop=halt, owner=owner
+                    engine, connector, stream, stop=halt, owner=owner, on_page=tick(stream)
                 )
             except LeaseBusyError as busy:
                 who = busy.holder.describe() if busy.holder else "another run"
@@ -251,7 +285,7 @@ def _pull_streams(
                 log.warning("pull.stream_busy", connection=name, stream=stream, holder=who)
     except TransientError as error:  # a lost lease, an unreachable vendor, a cut-short wait
         if not halt.is_set():
-            result.error = str(error)
+            result.error = explain(error)
             log.warning("pull.aborted", connection=name, error=result.error)
             return "aborted"
     if halt.is_set():
@@ -259,6 +293,27 @@ def _pull_streams(
         return "interrupted"
     relabel(engine, connector)
     return "busy" if result.skipped else "ok"
+
+
+def _ticker(
+    name: str, result: PullResult, on_page: OnPullPage | None
+) -> Callable[[str], Callable[[StreamStats], None] | None]:
+    """Per stream, the page hook that tells ``on_page`` the totals of the whole pull."""
+    sent = REQUESTS_SENT.sent
+
+    def for_stream(stream: str) -> Callable[[StreamStats], None] | None:
+        if on_page is None:
+            return None
+
+        def tick(current: StreamStats) -> None:
+            done = [s for key, s in result.streams.items() if key != stream]
+            read = current.records + sum(s.records for s in done)
+            stored = current.stored + sum(s.stored for s in done)
+            on_page(PullProgress(name, stream, read, stored, REQUESTS_SENT.sent - sent))
+
+        return tick
+
+    return for_stream
 
 
 def _skips(result: PullResult) -> str | None:

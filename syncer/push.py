@@ -61,6 +61,7 @@ from syncer.errors import (
     VendorUnreachableError,
 )
 from syncer.heartbeat import LEASE_TTL, current_worker, held_lease, kept
+from syncer.http.explain import explain
 from syncer.http.retry import answer_is_ambiguous
 from syncer.model import Call
 from syncer.plan import SyncPlan, TargetPlan
@@ -513,7 +514,7 @@ def _push_target(
         raise  # the store every target shares: nothing else can run either
     except Exception as error:  # noqa: BLE001 - one target's failure must not stop the rest
         log.warning("push.aborted", target=name, error=str(error))
-        pusher.stats.error = f"{type(error).__name__}: {error}"
+        pusher.stats.error = f"{type(error).__name__}: {explain(error)}"
     if pusher.stats.interrupted:
         return "interrupted"
     return "ok" if pusher.stats.error is None else "failed"

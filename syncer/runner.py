@@ -6,6 +6,7 @@ This is what ``callsync sync`` runs once and what the daemon will run on its sch
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,8 +19,10 @@ from syncer import stopping
 from syncer.config import CallsyncConfig, RouteConfig
 from syncer.connections import build_connector
 from syncer.errors import DatabaseError
+from syncer.http.client import REQUESTS_SENT
+from syncer.http.explain import explain
 from syncer.plan import SyncPlan
-from syncer.pull import PullResult, pull
+from syncer.pull import OnPullPage, PullResult, pull
 from syncer.push import PushStats, push_route
 from syncer.store import runs
 from syncer.store.twins import Tolerances
@@ -27,9 +30,18 @@ from syncer.store.twins import Tolerances
 TransportFor = Callable[[str], httpx.BaseTransport | None]
 
 
+@dataclass(frozen=True)
+class Cost:
+    """What one connection's pull took: requests sent (retries included) and seconds."""
+
+    requests: int = 0
+    seconds: float = 0.0
+
+
 @dataclass
 class SyncReport:
     pulls: dict[str, PullResult | str] = field(default_factory=dict)  # str: why it failed
+    costs: dict[str, Cost] = field(default_factory=dict)  # connection -> its pull's cost
     pushes: dict[str, dict[str, PushStats]] = field(default_factory=dict)  # route -> target
     interrupted: bool = False  # a stop was requested: the pass ended at a boundary
 
@@ -102,10 +114,12 @@ def sync_once(
     push: bool = True,
     stop: threading.Event | None = None,
     plan: SyncPlan | None = None,
+    on_page: OnPullPage | None = None,
 ) -> SyncReport:
     """Pull, then push; a stop request (default: the process flag) ends the pass at the next
     page or write boundary, and no push starts after it. ``plan``: a dry run of the push
-    (reads are stored; nothing is written to a target)."""
+    (reads are stored; nothing is written to a target). ``on_page``: told after each page a
+    pull stores (progress displays)."""
     halt = stop or stopping.FLAG
     report = SyncReport()
     with engine.begin() as conn:
@@ -113,14 +127,7 @@ def sync_once(
     for name in pull_names if pull_names is not None else list(connectors):
         if halt.is_set():
             break
-        try:
-            report.pulls[name] = pull(
-                engine, connectors[name], stop=halt, matching=matching_of(config)
-            )
-        except DatabaseError:
-            raise  # the store every connection shares: nothing else can run either
-        except Exception as error:  # noqa: BLE001 - one connection's failure must not stop the rest
-            report.pulls[name] = f"{type(error).__name__}: {error}"
+        _pull_one(config, engine, (name, connectors[name]), report, halt, on_page)
     if not push or halt.is_set():
         report.interrupted = halt.is_set()
         return report
@@ -133,6 +140,29 @@ def sync_once(
         )
     report.interrupted = halt.is_set()
     return report
+
+
+def _pull_one(
+    config: CallsyncConfig,
+    engine: Engine,
+    named: tuple[str, Connector],
+    report: SyncReport,
+    halt: threading.Event,
+    on_page: OnPullPage | None,
+) -> None:
+    """Pull one connection into ``report``, with its cost; a failure is recorded, not raised."""
+    name, connector = named
+    sent, began = REQUESTS_SENT.sent, time.monotonic()
+    try:
+        report.pulls[name] = pull(
+            engine, connector, stop=halt, matching=matching_of(config), on_page=on_page
+        )
+    except DatabaseError:
+        raise  # the store every connection shares: nothing else can run either
+    except Exception as error:  # noqa: BLE001 - one connection's failure must not stop the rest
+        report.pulls[name] = f"{type(error).__name__}: {explain(error)}"
+    finally:
+        report.costs[name] = Cost(REQUESTS_SENT.sent - sent, time.monotonic() - began)
 
 
 def route_name(route: RouteConfig) -> str:

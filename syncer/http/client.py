@@ -23,6 +23,7 @@ from syncer.errors import (
     VendorError,
     VendorUnreachableError,
 )
+from syncer.http.explain import excerpt, vendor_message
 from syncer.http.ratelimit import HintParser, Pacer, RateLimitHint, draft_hint, parse_retry_after
 from syncer.http.retry import RETRY_STATUSES, SAFE_FOR_WRITES, RetryPolicy, answer_is_ambiguous
 
@@ -151,7 +152,7 @@ class VendorClient:
                 raise self._rejected(response)
             if not self._retryable(response, safe, attempt):
                 raise VendorError(
-                    self.vendor, response.status_code, _excerpt(response), response.text
+                    self.vendor, response.status_code, excerpt(response.text), response.text
                 )
             self._wait(response, hint, attempt)
         raise AssertionError("unreachable: the last attempt either returns or raises")
@@ -192,7 +193,8 @@ class VendorClient:
         or one record's permission: raised, and the caller decides what it stops."""
         status = response.status_code
         what = "credentials rejected" if status == 401 else "not allowed"
-        error = AuthError(self.vendor, status, f"{what}: {_excerpt(response)}", response.text)
+        message = f"{what}: {vendor_message(response.text)}"
+        error = AuthError(self.vendor, status, message, response.text)
         if status == 401:
             self.circuit.given_up = error
         return error
@@ -235,8 +237,3 @@ class VendorClient:
             self.pacer.hold(wait)  # every request of this credential waits, this retry included
         else:
             self.sleep(wait)
-
-
-def _excerpt(response: httpx.Response, limit: int = 300) -> str:
-    text = response.text.strip().replace("\n", " ")
-    return text[:limit] + ("…" if len(text) > limit else "")

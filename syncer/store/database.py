@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from syncer.errors import DatabaseError
 from syncer.resources import migrations_dir
+from syncer.store import runs
 from syncer.store.url import check_sqlite_path, check_url, sqlite_file
 
 
@@ -142,3 +143,17 @@ def transaction(engine: Engine) -> Iterator[Connection]:
     """One database transaction: committed on success, rolled back on any error."""
     with engine.begin() as conn:
         yield conn
+
+
+def open_migrated(url: str) -> Engine:
+    """The store at ``url``, migrated, with runs left ``running`` by dead processes closed as
+    ``died``: what every command that uses the store starts with."""
+    engine = create_engine(url)
+    try:
+        upgrade(engine)
+        with engine.begin() as conn:
+            runs.close_dead(conn)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine

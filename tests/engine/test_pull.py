@@ -216,3 +216,21 @@ def test_a_record_that_turns_malformed_is_not_swept_away(engine):
         repo.save_cursor(conn, "close", "calls", completed={"next": 0})
     stats = pull(engine, connector).streams["calls"]
     assert (stats.quarantined, stats.deleted) == (1, 0)
+
+
+def test_the_page_hook_is_told_the_pulls_totals_after_every_stored_page(engine):
+    told = []
+    connector = make(engine, records(5))
+
+    def on_page(at):
+        with engine.connect() as conn:  # told after the page's commit: it is there to read
+            told.append((at, len(list(conn.execute(repo.calls_t.select())))))
+
+    pull(engine, connector, on_page=on_page)
+    assert [(at.connection, at.stream, at.read, at.stored) for at, _ in told] == [
+        ("close", "calls", 2, 2),
+        ("close", "calls", 4, 4),
+        ("close", "calls", 5, 5),
+    ]
+    assert [stored for _, stored in told] == [2, 4, 5]
+    assert all(at.requests == 0 for at, _ in told)  # a scripted connector sends nothing
