@@ -51,10 +51,21 @@ def _message(parsed: Any) -> str | None:
             nested = _message(value)
             if nested:
                 return nested
-        return _message(parsed.get("errors"))
-    if isinstance(parsed, list) and parsed:
-        return _message(parsed[0])
+        return _first_error(parsed.get("errors"))
     return None
+
+
+def _first_error(errors: Any) -> str | None:
+    """A JSON:API ``errors`` list (Outreach): its ``id`` is the code a person looks up
+    (``unauthorizedOauthScope``), its ``detail`` says what to fix; both are kept."""
+    if not isinstance(errors, list) or not errors:
+        return None
+    first = errors[0]
+    found = _message(first)
+    code = first.get("id") if isinstance(first, dict) else None
+    if found and isinstance(code, str) and code not in found:
+        return f"{code}: {found}"
+    return found
 
 
 def explain(error: BaseException) -> str:
