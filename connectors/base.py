@@ -273,6 +273,10 @@ class Connector(abc.ABC):
     # connection's quarantined records (``syncer/quarantine.py``). None so far: mapping reads
     # the context's table and phone region only.
     mapping_settings: ClassVar[tuple[str, ...]] = ()
+    # ``resolve`` logs the call against the person ``call.contact.ids[kind]`` names when that
+    # person is one of several on the number: so a person's choice among the candidates of a
+    # parked call (``callsync review``) can be handed in. False: the vendor's rules decide.
+    takes_chosen_person: ClassVar[bool] = False
 
     def __init__(self, context: ConnectorContext) -> None:
         self.context = context

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 import connectors
 from connectors.emulation.fleet import start_fleet
 from connectors.emulation.world import World
-from syncer import backfill_cli, daemon, logs, mappings_report, settle, sync_cli
+from syncer import backfill_cli, daemon, logs, mappings_report, review_cli, settle, sync_cli
 from syncer import status as status_report
 from syncer.backfill import BadRangeError
 from syncer.config import CallsyncConfig, ConfigError, load_config
@@ -212,6 +212,7 @@ def status(config_path: Path, as_json: bool) -> None:
         status_report.coverage_table(report),
         status_report.waiting_table(report),
         status_report.duplicates_table(report),
+        status_report.review_table(report),
         status_report.daemon_table(report),
     ):
         if extra is not None:
@@ -450,6 +451,7 @@ def _wait_for_signal() -> None:
 
 
 main.add_command(quarantine_commands(config_option, handles_errors))
+main.add_command(review_cli.group(config_option, handles_errors))
 
 
 def run(argv: list[str] | None = None) -> Any:

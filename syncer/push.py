@@ -50,7 +50,7 @@ import structlog
 from sqlalchemy.engine import Engine
 
 from connectors.base import CannotUpdate, Connector, Parked, Resolved, WriteOptions
-from syncer import stopping
+from syncer import review, stopping
 from syncer.config import RouteConfig, RouteFilters
 from syncer.errors import (
     AmbiguousWriteError,
@@ -268,7 +268,7 @@ class Pusher:
     def _resolve(self, call: Call, link: Any) -> Resolved | None:
         """The target's ids for the call, or None (parked or refused: recorded, nothing sent)."""
         try:
-            resolved = self.target.resolve(call, self.options)
+            resolved = self.target.resolve(self._chosen(call, link), self.options)
         except AuthError:
             raise  # the credentials are refused: every other call would be refused too
         except VendorError as error:
@@ -281,6 +281,13 @@ class Pusher:
             self._settle(call, link, PARKED, reason)
             return None
         return resolved
+
+    def _chosen(self, call: Call, link: Any) -> Call:
+        """The call naming the person a reviewer chose for it here (``callsync review``)."""
+        if not self.target.takes_chosen_person:
+            return call
+        with self.engine.connect() as conn:
+            return review.with_choice(conn, self.name, self.target.kind, call)
 
     def _create(self, call: Call, resolved: Resolved, failures: int) -> None:
         try:

@@ -50,6 +50,9 @@ def _who() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+who = _who  # who decides, as ``user@host`` (``callsync review`` records it the same way)
+
+
 def open_writes(engine: Engine, target: str | None, states: tuple[str, ...]) -> list[Any]:
     with engine.connect() as conn:
         return ledger.rows(conn, states or OPEN_STATES, target, limit=500)

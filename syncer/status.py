@@ -16,6 +16,7 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from connectors.base import COVERAGE_STATE_KEY
+from syncer import review as review_queue
 from syncer.config import CallsyncConfig
 from syncer.store import ledger, repo, review, runs
 
@@ -41,6 +42,7 @@ def collect(engine: Engine, config: CallsyncConfig) -> dict[str, Any]:
         "connections": [],
         "duplicate_pairs": [_pair(p) for p in pairs],
         "daemon_jobs": [job for job in jobs.values() if job],
+        "review_waiting": review_queue.counts(engine, review_queue.tolerances_of(config)),
     }
     for name in names:
         by_kind = {kind: _run(row) for kind, row in last.get(name, {}).items()}
@@ -258,6 +260,19 @@ def waiting_table(report: dict[str, Any]) -> Table | None:
             more = f"callsync writes list --target {item['name']}"
             table.add_row(item["name"], f"and {hidden} more", f"(see {more})", "", "", "")
     return table if table.row_count else None
+
+
+def review_table(report: dict[str, Any]) -> Table | None:
+    """How many items wait for a person, per kind (``callsync review list`` shows them)."""
+    waiting = report.get("review_waiting") or {}
+    if not waiting:
+        return None
+    table = Table(title="waiting for review (callsync review list)", title_justify="left")
+    table.add_column("kind")
+    table.add_column("items", justify="right")
+    for kind, count in sorted(waiting.items()):
+        table.add_row(kind.replace("_", " "), str(count))
+    return table
 
 
 def daemon_table(report: dict[str, Any]) -> Table | None:

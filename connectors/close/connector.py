@@ -71,6 +71,7 @@ class CloseConnector(Connector):
     kind = "close"
     streams = ("calls", "call_events")
     write_support = WriteSupport(create=True, update=True, delete=True, recording_file=False)
+    takes_chosen_person = True  # contact.ids["close"] (``resolution.decide``)
 
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)

@@ -5,10 +5,10 @@ Rules, in order (never a guess, never one call against several people):
 1. the user by ``call.user.email``; none: parked (callsync does not create Close users);
 2. the person by the other side's number (E.164, ``outbound.remote_number``); no contact has
    it: by ``call.contact.email``;
-3. several contacts (a company's main line): keep those with the source contact's e-mail, then
-   the one the call already names by Close id (``contact.ids["close"]``), then those on the lead
-   it names (``contact.ids["close:lead"]``); still several: parked with the contact ids as
-   candidates;
+3. several contacts (a company's main line): the one the call already names by Close id
+   (``contact.ids["close"]``, also how a person's choice in ``callsync review`` arrives), else
+   keep those with the source contact's e-mail, then those on the lead it names
+   (``contact.ids["close:lead"]``); still several: parked with the contact ids as candidates;
 4. nobody: parked ``no Close person with <number>``, or, with ``create_missing_contacts``, a new
    lead holding one contact with the number and e-mail;
 5. the custom outcome named in setting ``outcomes`` for the call's outcome (completed calls
@@ -118,6 +118,8 @@ def decide(people: Sequence[Person], call: Call) -> Person | None:
     contact = call.contact
     email = (contact.email or "").strip().casefold() if contact else ""
     known = contact.ids if contact else {}
+    if known.get("close") in unique:  # named by its Close id (or chosen by a person): it
+        return unique[known["close"]]
     narrowings: list[Narrowing] = [
         lambda p: bool(email) and email in p.emails,
         lambda p: p.contact_id == known.get("close"),

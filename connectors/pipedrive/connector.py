@@ -61,6 +61,7 @@ class PipedriveConnector(Connector):
     write_support: ClassVar[WriteSupport] = WriteSupport(
         create=True, update=True, delete=True, recording_file=True
     )
+    takes_chosen_person: ClassVar[bool] = True  # contact.ids["pipedrive"] (identity.py)
 
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)

@@ -25,9 +25,10 @@ from sqlalchemy.engine import Connection
 
 from syncer.model import Call
 from syncer.store.ledger import DONE, IN_DOUBT, WRITTEN, links_t
-from syncer.store.tables import CallRow
+from syncer.store.tables import CallRow, ReviewItemRow
 
 calls_t = cast(sa.Table, CallRow.__table__)
+review_t = cast(sa.Table, ReviewItemRow.__table__)
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,16 @@ def _held_by(target: str) -> Any:
     )
 
 
+def _unlinked(target: str, call_uid: str) -> Any:
+    """Calls of ``target`` a person said are not ``call_uid`` (``callsync review`` unlink)."""
+    return sa.select(review_t.c.other).where(
+        review_t.c.kind == "twin_disagrees",
+        review_t.c.connection == target,
+        review_t.c.subject == call_uid,
+        review_t.c.resolution.like("unlink %"),
+    )
+
+
 def _independent(conn: Connection, target: str, number: str, call: Call, tol: Tolerances) -> Any:
     linked = sa.select(links_t.c.remote_id).where(
         links_t.c.target_connection == target, links_t.c.remote_id.is_not(None)
@@ -136,6 +147,7 @@ def _independent(conn: Connection, target: str, number: str, call: Call, tol: To
         sa.select(*_columns(), sa.literal(None).label("remote_id"))
         .where(calls_t.c.origin_connection == target, _near(number, call.started_at, tol))
         .where(calls_t.c.origin_external_id.not_in(linked))
+        .where(calls_t.c.call_uid.not_in(_unlinked(target, call.call_uid)))
     )
     return conn.execute(stmt).all()
 

@@ -172,3 +172,17 @@ def test_the_miss_cache_expires_on_the_connection_clock(engine):
     harness.clock.advance(harness.settings.identity_miss_seconds + 1)
     assert isinstance(connector.resolve(call, WriteOptions()), Parked)
     assert harness.emulator.stats.total >= 1  # looked up again
+
+
+def test_a_candidate_a_person_chose_decides_a_main_line(engine):
+    """``callsync review`` hands a chosen candidate in as ``contact.ids["close"]``: it wins over
+    what would otherwise narrow the choice (here the e-mail points at another contact)."""
+    harness = make_harness()
+    add_main_line(harness)
+    connector = harness.connector(engine)
+    parked = connector.resolve(main_line_call(harness, "front@main.example"), WriteOptions())
+    assert isinstance(parked, Parked)
+    for chosen in parked.candidates:
+        call = main_line_call(harness, "BEN@main.example", close=chosen)
+        assert resolved(connector, call).links["contact_id"] == chosen
+    assert connector.takes_chosen_person

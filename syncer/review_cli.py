@@ -1,0 +1,104 @@
+"""``callsync review list|resolve`` (the engine side is ``syncer/review.py``).
+
+``syncer/cli.py`` registers the group with :func:`group`, handing in its ``--config`` option
+and its error handling, so every command maps failures to exit codes the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from syncer import review
+from syncer.config import CallsyncConfig, load_config
+from syncer.store import database
+
+Decorator = Callable[[Any], Any]
+EXIT_BAD_INPUT = 2
+
+IDS_HELP = """Item ids: w:TARGET:CALL_UID (a write of a call into a target: an ambiguous identity
+or an in-doubt write), t:TARGET:CALL_UID (a linked twin that disagrees with its source call),
+r:N (a recorded item: a guard trip or a duplicate pair)."""
+
+
+def group(config_option: Decorator, handles_errors: Decorator) -> click.Group:
+    """The ``review`` command group."""
+
+    @click.group("review", help=f"What needs a person, with the evidence. {IDS_HELP}")
+    def review_group() -> None:
+        pass
+
+    @review_group.command("list")
+    @config_option
+    @click.option("--kind", type=click.Choice(review.KINDS), help="Only items of this kind.")
+    @click.option("--connection", "name", help="Only items of this connection (the target).")
+    @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+    @handles_errors
+    def list_command(config_path: Path, kind: str | None, name: str | None, as_json: bool) -> None:
+        """Every item waiting for a person: id, kind, connection, why, the options it takes
+        and its evidence."""
+        loaded = load_config(config_path)
+        engine = database.open_migrated(loaded.database.url)
+        try:
+            found = review.items(
+                engine, _kinds(loaded), review.tolerances_of(loaded), kind=kind, connection=name
+            )
+        finally:
+            engine.dispose()
+        _print(found, as_json)
+
+    @review_group.command("resolve", help=f"Settle item ID with one of its options. {IDS_HELP}")
+    @config_option
+    @click.argument("item_id", metavar="ID")
+    @click.option(
+        "--choose",
+        "option",
+        required=True,
+        help="The decision: one of the options `review list` shows for the item (for an "
+        "ambiguous identity, a candidate's id).",
+    )
+    @click.option("--remote-id", help="The target's record id (for adopt).")
+    @handles_errors
+    def resolve_command(
+        config_path: Path, item_id: str, option: str, remote_id: str | None
+    ) -> None:
+        loaded = load_config(config_path)
+        engine = database.open_migrated(loaded.database.url)
+        try:
+            done = review.resolve(
+                engine,
+                item_id,
+                option,
+                kinds=_kinds(loaded),
+                tolerances=review.tolerances_of(loaded),
+                remote_id=remote_id,
+            )
+        except review.ReviewError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        finally:
+            engine.dispose()
+        click.echo(f"{item_id}: {done}")
+
+    return review_group
+
+
+def _kinds(loaded: CallsyncConfig) -> dict[str, str]:
+    return {name: connection.kind for name, connection in loaded.connections.items()}
+
+
+def _print(found: list[review.Item], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps([item.as_dict() for item in found], indent=2, default=str))
+        return
+    for item in found:
+        click.echo(f"{item.id}  {item.kind}  {item.connection}")
+        click.echo(f"    {item.why}")
+        click.echo(f"    options: {' | '.join(item.options)}")
+        click.echo(f"    evidence: {json.dumps(item.evidence, default=str)}")
+    click.echo(f"{len(found)} item(s) waiting for review")
