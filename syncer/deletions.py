@@ -95,13 +95,16 @@ class RouteHooks:
     def before(self, pusher: Pusher) -> None:
         if self.force:
             return
-        route = pusher.route
+        route, support = pusher.route, pusher.target.write_support
+        # A target that cannot edit calls only reports a change stale, unless it recreates.
+        rewrites = support.update or (pusher.options.recreate_on_change and support.delete)
         with pusher.engine.begin() as conn:
             plan = guard.planned(
                 conn,
                 route.source,
                 pusher.name,
                 deletions=acts_on(route.deletions, pusher.target),
+                updates=rewrites,
                 include_stale=pusher.options.recreate_on_change,
                 include_twins=route.write.update_twins,
             )

@@ -93,11 +93,13 @@ def planned(
     target: str,
     *,
     deletions: bool,
+    updates: bool = True,
     include_stale: bool = False,
     include_twins: bool = False,
 ) -> Planned:
     """Count, without reading a call: updates a push would send, copies of calls deleted at
-    the source it would delete or mark (``deletions``), and copies the route wrote there."""
+    the source it would delete or mark (``deletions``), and copies the route wrote there.
+    ``updates``/``deletions`` False: the target would send nothing for them (not counted)."""
     link = links_t.alias("link")
     joined = calls_t.join(
         link, sa.and_(link.c.call_uid == calls_t.c.call_uid, link.c.target_connection == target)
@@ -122,7 +124,7 @@ def planned(
         return int(conn.execute(stmt).scalar_one())
 
     return Planned(
-        updates=count(alive, rewrite, ~is_echo(source)),
+        updates=count(alive, rewrite, ~is_echo(source)) if updates else 0,
         deletions=count(follow) if deletions else 0,
         written=count(link.c.kind == WRITTEN, link.c.state != DELETED),
     )
