@@ -22,13 +22,15 @@ def request(
     names: tuple[str, ...],
     route_from: str | None,
     dry_run: bool,
+    *,
+    force: bool = False,
 ) -> BackfillRequest:
     """Raises :class:`BadRangeError` for dates or a window that make no backfill."""
     start = parse_instant(since, "--since")
     end = None if until is None else parse_instant(until, "--until")
     size = parse_window(window)
     Range(start, end or datetime.now(UTC), size)  # until before since: refused up front
-    return BackfillRequest(start, end, size, names, route_from, dry_run)
+    return BackfillRequest(start, end, size, names, route_from, dry_run, force)
 
 
 def run(config: CallsyncConfig, backfill: BackfillRequest, mode: output.Mode) -> bool:

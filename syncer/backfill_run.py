@@ -31,6 +31,7 @@ class BackfillRequest:
     connections: tuple[str, ...] = ()  # empty: every connection
     route_from: str | None = None  # push only the routes from this connection
     dry_run: bool = False
+    force: bool = False  # past the mass-change guard (``syncer/guard.py``)
 
 
 @dataclass
@@ -88,6 +89,13 @@ def run_backfill(
     unread = {name: s.error or "cut short" for name, s in report.loads.items() if not s.complete}
     for route in routes_of(config, request):
         report.pushes[route_name(route)] = push_one_route(
-            config, engine, connectors, route, unread=unread, stop=stop, plan=report.plan
+            config,
+            engine,
+            connectors,
+            route,
+            unread=unread,
+            stop=stop,
+            plan=report.plan,
+            force=request.force,
         )
     return report

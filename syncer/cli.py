@@ -32,7 +32,7 @@ from syncer.quarantine_cli import group as quarantine_commands
 from syncer.report.cli import report as report_command
 from syncer.store import database
 from syncer.store.singleton import DaemonAlreadyRunningError
-from syncer.sync_cli import json_option, quiet_option
+from syncer.sync_cli import force_option, json_option, quiet_option
 from syncer.views import output
 
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
@@ -245,12 +245,13 @@ dry_run_option = click.option(
 @main.command()
 @config_option
 @dry_run_option
+@force_option
 @quiet_option
 @json_option
 @handles_errors
-def sync(config_path: Path, dry_run: bool, quiet: bool, as_json: bool) -> None:
+def sync(config_path: Path, dry_run: bool, force: bool, quiet: bool, as_json: bool) -> None:
     """One full pass: pull every connection, then write every route's calls, and exit."""
-    _sync(config_path, (), output.mode_of(quiet, as_json), push=True, dry_run=dry_run)
+    _sync(config_path, (), output.mode_of(quiet, as_json), push=True, dry_run=dry_run, force=force)
 
 
 @main.command()
@@ -261,15 +262,18 @@ def sync(config_path: Path, dry_run: bool, quiet: bool, as_json: bool) -> None:
 @click.option("--connection", "names", multiple=True, help="Load only this one (repeatable).")
 @click.option("--route", "route_from", help="Write only the routes from this connection.")
 @dry_run_option
+@force_option
 @quiet_option
 @json_option
 @handles_errors
 def backfill(config_path: Path, since: str, until: str | None, window_text: str,
-             names: tuple[str, ...], route_from: str | None, dry_run: bool, quiet: bool,
-             as_json: bool) -> None:  # fmt: skip
+             names: tuple[str, ...], route_from: str | None, dry_run: bool, force: bool,
+             quiet: bool, as_json: bool) -> None:  # fmt: skip
     """Load the calls of a past period, oldest window first, resumably, then write them."""
     try:
-        request = backfill_cli.request(since, until, window_text, names, route_from, dry_run)
+        request = backfill_cli.request(
+            since, until, window_text, names, route_from, dry_run, force=force
+        )
     except BadRangeError as error:
         _fail(f"error: {error}", EXIT_BAD_INPUT)
     loaded = _load(config_path)
@@ -287,10 +291,10 @@ def _known(loaded: CallsyncConfig, names: tuple[str, ...]) -> None:
 
 
 def _sync(config_path: Path, names: tuple[str, ...], mode: output.Mode, *, push: bool,
-          dry_run: bool = False) -> None:  # fmt: skip
+          dry_run: bool = False, force: bool = False) -> None:  # fmt: skip
     loaded = _load(config_path)
     _known(loaded, names)
-    if not sync_cli.run(loaded, names, mode, push=push, dry_run=dry_run):
+    if not sync_cli.run(loaded, names, mode, push=push, dry_run=dry_run, force=force):
         sys.exit(EXIT_RUNTIME)
 
 

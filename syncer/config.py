@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -100,6 +100,21 @@ class RouteWrite(_Strict):
         return WriteOptions(self.create_missing_contacts, self.recreate_on_change)
 
 
+class GuardConfig(_Strict):
+    """The mass-change guard (``syncer/guard.py``): a run that would delete or rewrite more
+    than this of what a route wrote into a target (or a sweep that would tombstone more than
+    this of a connection's stored calls) stops first and asks for ``--force``."""
+
+    max_share: float = Field(default=0.10, gt=0, le=1)
+    max_count: int | None = Field(default=None, ge=0)
+    # Below this many changes the share is not checked: in a small store one edit is a large
+    # share of it (``max_count`` still applies).
+    min_count: int = Field(default=10, ge=0)
+
+
+Deletions = Literal["ignore", "mark", "propagate"]
+
+
 class RouteConfig(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -107,6 +122,9 @@ class RouteConfig(_Strict):
     targets: list[str] = Field(alias="to", min_length=1)
     filters: RouteFilters = RouteFilters()
     write: RouteWrite = RouteWrite()
+    # What a call deleted at its source does to the copy callsync wrote (``syncer/deletions``).
+    deletions: Deletions = "ignore"
+    guard: GuardConfig | None = None  # only the keys given override the top-level ``guard``
 
     @model_validator(mode="after")
     def _no_self_route(self) -> RouteConfig:
@@ -164,12 +182,19 @@ class CallsyncConfig(_Strict):
     defaults: DefaultsConfig = DefaultsConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     matching: MatchingConfig = MatchingConfig()
+    guard: GuardConfig = GuardConfig()
     connections: dict[str, ConnectionConfig] = Field(default_factory=dict)
     routes: list[RouteConfig] = Field(default_factory=list)
     source_file: str | None = Field(default=None, exclude=True)
 
     def every(self, connection: str) -> timedelta:
         return self.connections[connection].every or self.schedule.default_every
+
+    def guard_of(self, route: RouteConfig) -> GuardConfig:
+        """The guard for ``route``: the top-level one with the route's own keys over it."""
+        if route.guard is None:
+            return self.guard
+        return self.guard.model_copy(update=route.guard.model_dump(exclude_unset=True))
 
 
 def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> CallsyncConfig:

@@ -53,6 +53,7 @@ from connectors.base import Connector
 from syncer import metrics, stopping
 from syncer.config import CallsyncConfig, RouteConfig
 from syncer.connections import build_connector
+from syncer.guard import SweepGuard
 from syncer.heartbeat import WORKER_ID, held_lease, working_as
 from syncer.pull import pull
 from syncer.runner import matching_of, push_one_route, route_name
@@ -187,7 +188,11 @@ class Daemon:
         needed = [name, *sorted({t for _, route in routes for t in route.targets} - {name})]
         with self._connectors(needed) as live:
             result = pull(
-                self.engine, live[name], stop=self.stopping, matching=matching_of(self.config)
+                self.engine,
+                live[name],
+                stop=self.stopping,
+                matching=matching_of(self.config),
+                guard=SweepGuard(self.config.guard),  # no --force here: change the config
             )
             metrics.record_pull(name, result, wall)
             log.info("job.pulled", connection=name, **_pull_counts(result))

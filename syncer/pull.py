@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 from connectors.base import Connector, Cursor, Page
 from syncer import quarantine, stopping
 from syncer.errors import TransientError
+from syncer.guard import SweepGuard, tombstone_unseen
 from syncer.heartbeat import LEASE_TTL, current_worker, held_lease, kept
 from syncer.http.client import REQUESTS_SENT
 from syncer.http.explain import explain
@@ -63,6 +64,7 @@ class StreamStats:
     quarantined: int = 0
     deleted: int = 0
     complete: bool = False
+    guarded: str | None = None  # why the mass-change guard kept a sweep's deletions back
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -103,9 +105,15 @@ OnPullPage = Callable[[PullProgress], None]
 
 
 def commit_page(
-    conn: Connection, connector: Connector, stream: str, page: Page, stats: StreamStats
+    conn: Connection,
+    connector: Connector,
+    stream: str,
+    page: Page,
+    stats: StreamStats,
+    guard: SweepGuard | None = None,
 ) -> None:
-    """Store one page and its checkpoint (the caller owns the transaction)."""
+    """Store one page and its checkpoint (the caller owns the transaction); ``guard``: the
+    mass-change guard on a full sweep's deletions (None: not checked)."""
     name = connector.context.name
     mapped, failed = map_records(connector, page.records)
     stored = store_mapped(conn, connector, mapped)
@@ -122,7 +130,8 @@ def commit_page(
     repo.resolve_quarantined(conn, name, [call.source.external_id for call in stored.calls])
     stats.deleted += repo.mark_deleted(conn, name, page.deleted)
     if page.unseen_since is not None:
-        stats.deleted += repo.mark_unseen_deleted(conn, name, page.unseen_since)
+        deleted, stats.guarded = tombstone_unseen(conn, name, stream, page.unseen_since, guard)
+        stats.deleted += deleted
     if page.state:
         repo.put_state(conn, name, dict(page.state))
     checkpoint = page.checkpoint
@@ -197,6 +206,7 @@ def pull_stream(
     stop: threading.Event | None = None,
     owner: str | None = None,
     on_page: Callable[[StreamStats], None] | None = None,
+    guard: SweepGuard | None = None,
 ) -> StreamStats:
     """Read ``stream`` from its stored cursor to the end (or until a stop is requested);
     raises :class:`LeaseBusyError` when another live run holds it."""
@@ -210,7 +220,7 @@ def pull_stream(
         for page in connector.read(stream, Cursor(state.completed, state.partial)):
             with engine.begin() as conn:
                 leases.check(conn, fence)
-                commit_page(conn, connector, stream, page, stats)
+                commit_page(conn, connector, stream, page, stats, guard)
             if on_page is not None:
                 on_page(stats)
             if page.checkpoint.partial is None:
@@ -228,10 +238,12 @@ def pull(
     matching: Tolerances | None = None,
     owner: str | None = None,
     on_page: OnPullPage | None = None,
+    guard: SweepGuard | None = None,
 ) -> PullResult:
     """Pull every stream of a connector, recorded as one sync run held by its own lease; then
     report calls logged by hand beside a copy callsync had already written here
-    (``syncer/store/review.py``). ``on_page`` is told after every stored page."""
+    (``syncer/store/review.py``). ``on_page`` is told after every stored page. ``guard``: the
+    mass-change guard on full sweeps' deletions; a trip is the pull's error (``syncer.guard``)."""
     name = connector.context.name
     halt = stop or stopping.FLAG
     owner = owner or current_worker()
@@ -242,7 +254,10 @@ def pull(
     status = "ok"
     with kept(engine, fence):
         try:
-            status = _pull_streams(engine, connector, result, halt, owner, on_page)
+            status = _pull_streams(engine, connector, result, halt, owner, on_page, guard)
+            guarded = [s.guarded for s in result.streams.values() if s.guarded]
+            if guarded and result.error is None:
+                status, result.error = "failed", "; ".join(guarded)
         except Exception as error:
             status, result.error = "failed", f"{type(error).__name__}: {explain(error)}"
             log.error("pull.failed", connection=name, error=result.error)
@@ -265,6 +280,7 @@ def _pull_streams(
     halt: threading.Event,
     owner: str,
     on_page: OnPullPage | None = None,
+    guard: SweepGuard | None = None,
 ) -> str:
     """Pull each stream into ``result``; the run's status."""
     name = connector.context.name
@@ -277,7 +293,13 @@ def _pull_streams(
                 break
             try:
                 result.streams[stream] = pull_stream(
-                    engine, connector, stream, stop=halt, owner=owner, on_page=tick(stream)
+                    engine,
+                    connector,
+                    stream,
+                    stop=halt,
+                    owner=owner,
+                    on_page=tick(stream),
+                    guard=guard,
                 )
             except LeaseBusyError as busy:
                 who = busy.holder.describe() if busy.holder else "another run"

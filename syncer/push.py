@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import structlog
@@ -98,6 +98,8 @@ class PushStats:
     needs_review: int = 0
     recordings: int = 0
     skipped: int = 0  # filtered out by the route
+    deleted: int = 0  # copies deleted: their call was deleted at the source (propagate)
+    marked: int = 0  # copies whose note now says the call was deleted at the source (mark)
     error: str | None = None  # why this target's part stopped early (None: it ran through)
     busy: str | None = None  # who holds the target (another live run): nothing was tried
     interrupted: bool = False  # a stop was requested: it ended at a write boundary
@@ -136,6 +138,16 @@ def passes(filters: RouteFilters, call: Call) -> bool:
     return True
 
 
+class PushHooks(Protocol):
+    """What a route adds around a target's push, under its lease (``syncer/deletions.py``)."""
+
+    def before(self, pusher: Pusher) -> None:
+        """Before the first write; raising stops the target with nothing written."""
+
+    def after(self, pusher: Pusher, stop: threading.Event) -> None:
+        """After the routed calls were written (not after a stop request)."""
+
+
 @dataclass
 class Pusher:
     """Writes the calls of one route into one target."""
@@ -153,6 +165,7 @@ class Pusher:
     # A dry run: every decision is made as usual and recorded here instead of carried out
     # (no write request, no ledger row, no lease: ``fence`` refuses if anything tries).
     plan: TargetPlan | None = None
+    hooks: PushHooks | None = None  # not run in a dry run
     _fence: Fence | None = field(default=None, init=False, repr=False)
 
     @property
@@ -179,7 +192,11 @@ class Pusher:
         with held_lease(self.engine, f"push:{self.name}", self.owner, self.lease_ttl) as fence:
             self._fence = fence
             try:
+                if self.hooks is not None:
+                    self.hooks.before(self)
                 self._run(halt)
+                if self.hooks is not None and not self.stats.interrupted:
+                    self.hooks.after(self, halt)
             finally:
                 self._fence = None
         return self.stats
@@ -560,14 +577,17 @@ def push_route(
     stop: threading.Event | None = None,
     deferred: dict[str, str] | None = None,
     plan: SyncPlan | None = None,
+    hooks: PushHooks | None = None,
 ) -> dict[str, PushStats]:
     """Write the route's calls into each of its targets, each on its own: a target that fails
     (a vendor outage, an unexpected error) is recorded in its stats and the others go on.
     ``deferred``: targets not to write into in this run, with why (their read failed).
-    ``plan``: a dry run; each target's actions are recorded there and nothing is written."""
+    ``plan``: a dry run; each target's actions are recorded there and nothing is written.
+    ``hooks``: run around each target's push, under its lease."""
     results: dict[str, PushStats] = {}
     for name in route.targets:
         pusher = Pusher(engine, route, targets[name], source, matching or Tolerances())
+        pusher.hooks = hooks
         if plan is not None:  # a dry run is no push run: status keeps showing the real ones
             pusher.plan = plan.target(f"{route.source} -> {name}", name)
             _push_target(pusher, name, stop, (deferred or {}).get(name))

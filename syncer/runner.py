@@ -18,7 +18,9 @@ from connectors.base import Connector
 from syncer import stopping
 from syncer.config import CallsyncConfig, RouteConfig
 from syncer.connections import build_connector
+from syncer.deletions import RouteHooks
 from syncer.errors import DatabaseError
+from syncer.guard import SweepGuard
 from syncer.http.client import REQUESTS_SENT
 from syncer.http.explain import explain
 from syncer.plan import SyncPlan
@@ -115,11 +117,12 @@ def sync_once(
     stop: threading.Event | None = None,
     plan: SyncPlan | None = None,
     on_page: OnPullPage | None = None,
+    force: bool = False,
 ) -> SyncReport:
     """Pull, then push; a stop request (default: the process flag) ends the pass at the next
     page or write boundary, and no push starts after it. ``plan``: a dry run of the push
     (reads are stored; nothing is written to a target). ``on_page``: told after each page a
-    pull stores (progress displays)."""
+    pull stores (progress displays). ``force``: past the mass-change guard (``syncer.guard``)."""
     halt = stop or stopping.FLAG
     report = SyncReport()
     with engine.begin() as conn:
@@ -127,7 +130,8 @@ def sync_once(
     for name in pull_names if pull_names is not None else list(connectors):
         if halt.is_set():
             break
-        _pull_one(config, engine, (name, connectors[name]), report, halt, on_page)
+        guard = SweepGuard(config.guard, force)
+        _pull_one(config, engine, (name, connectors[name]), report, halt, on_page, guard)
     if not push or halt.is_set():
         report.interrupted = halt.is_set()
         return report
@@ -136,7 +140,7 @@ def sync_once(
     unread = report.failed_pulls()
     for index, route in enumerate(config.routes):
         report.pushes[f"{index}: {route_name(route)}"] = push_one_route(
-            config, engine, connectors, route, unread=unread, stop=halt, plan=plan
+            config, engine, connectors, route, unread=unread, stop=halt, plan=plan, force=force
         )
     report.interrupted = halt.is_set()
     return report
@@ -149,13 +153,19 @@ def _pull_one(
     report: SyncReport,
     halt: threading.Event,
     on_page: OnPullPage | None,
+    guard: SweepGuard,
 ) -> None:
     """Pull one connection into ``report``, with its cost; a failure is recorded, not raised."""
     name, connector = named
     sent, began = REQUESTS_SENT.sent, time.monotonic()
     try:
         report.pulls[name] = pull(
-            engine, connector, stop=halt, matching=matching_of(config), on_page=on_page
+            engine,
+            connector,
+            stop=halt,
+            matching=matching_of(config),
+            on_page=on_page,
+            guard=guard,
         )
     except DatabaseError:
         raise  # the store every connection shares: nothing else can run either
@@ -178,9 +188,11 @@ def push_one_route(
     unread: dict[str, str],
     stop: threading.Event | None = None,
     plan: SyncPlan | None = None,
+    force: bool = False,
 ) -> dict[str, PushStats]:
     """Push one route; targets in ``unread`` (connection -> why its read failed or was cut
-    short) wait: twin matching needs a target's fresh state."""
+    short) wait: twin matching needs a target's fresh state. Each target is guarded against
+    mass changes (unless ``force``) and follows the route's ``deletions`` mode."""
     return push_route(
         engine,
         route,
@@ -190,4 +202,5 @@ def push_one_route(
         stop=stop,
         deferred={name: unread[name] for name in route.targets if name in unread},
         plan=plan,
+        hooks=RouteHooks(config.guard_of(route), force),
     )

@@ -19,6 +19,11 @@ quiet_option = click.option(
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout."
 )
+force_option = click.option(
+    "--force",
+    is_flag=True,
+    help="Go past the mass-change guard (guard: in the config) for this run.",
+)
 
 
 def run(
@@ -28,6 +33,7 @@ def run(
     *,
     push: bool,
     dry_run: bool = False,
+    force: bool = False,
 ) -> bool:
     """One pass (``push=False``: pulls only); True if everything ran through."""
     plan = SyncPlan() if dry_run else None
@@ -46,6 +52,7 @@ def run(
                 push=push,
                 plan=plan,
                 on_page=view.pull_page,
+                force=force,
             )
     finally:
         engine.dispose()

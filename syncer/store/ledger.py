@@ -32,7 +32,10 @@ FAILED = "failed"  # nothing applied: the target refused (a create or an update)
 STALE = "stale"  # the target holds an older version it cannot change
 NEEDS_REVIEW = "needs_review"  # in doubt and no look-up can settle it: a person decides
 SKIPPED = "skipped"  # a person decided this call is not written into this target
-STATES = (IN_DOUBT, DONE, PARKED, FAILED, STALE, NEEDS_REVIEW, SKIPPED)
+# The call was deleted at its source (``routes[].deletions``, ``syncer/deletions.py``):
+DELETED = "deleted"  # ... and callsync deleted its copy in the target (propagate)
+MARKED = "marked"  # ... and its copy's note says so (mark)
+STATES = (IN_DOUBT, DONE, PARKED, FAILED, STALE, NEEDS_REVIEW, SKIPPED, DELETED, MARKED)
 
 WRITTEN = "written"  # callsync created (or adopted) the record
 MATCHED = "matched"  # an independently logged twin: linked, never written onto
@@ -172,6 +175,19 @@ def settle(
         set_={**values, "attempts": links_t.c.attempts + 1},
     )
     conn.execute(stmt)
+
+
+def retire(
+    conn: Connection, fence: Fence, call_uid: str, target: str, state: str, reason: str
+) -> None:
+    """The source deleted the call and the target's record followed (``DELETED``: gone, its
+    remote id kept as history; ``MARKED``: its note says so). Nothing is due any more."""
+    check(conn, fence)
+    conn.execute(
+        links_t.update()
+        .where(_key(call_uid, target))
+        .values(state=state, reason=reason, attempts=0, next_attempt_at=None, updated_at=_now())
+    )
 
 
 def sent_hash(row: Any) -> str:

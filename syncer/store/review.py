@@ -20,6 +20,10 @@ from syncer.store.upsert import insert_for
 
 review_t = cast(sa.Table, ReviewItemRow.__table__)
 DUPLICATE_PAIR = "duplicate_pair"
+# The mass-change guard stopped a route target or a sweep's deletions (``syncer/guard.py``):
+# ``connection`` is the target (or the swept connection), ``subject`` the route's source (or
+# the stream), ``other`` "push" (or "sweep"); ``detail`` holds the counts and the limits.
+GUARD_TRIP = "guard_trip"
 
 
 def record_duplicates(conn: Connection, pairs: Sequence[DuplicatePair]) -> int:
@@ -49,6 +53,27 @@ def record_duplicates(conn: Connection, pairs: Sequence[DuplicatePair]) -> int:
         )
         new += len(conn.execute(stmt).all())
     return new
+
+
+def record_open(
+    conn: Connection, kind: str, connection: str, subject: str, other: str, detail: dict[str, Any]
+) -> None:
+    """Record an item, or refresh it (its latest detail, open again) when it comes back: a
+    guard that trips again needs a person again, even if the last trip was settled."""
+    values = {"detail": detail, "resolved_at": None, "resolution": None}
+    stmt = insert_for(conn, review_t).values(
+        kind=kind,
+        connection=connection,
+        subject=subject,
+        other=other,
+        created_at=datetime.now(UTC),
+        **values,
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["kind", "connection", "subject", "other"], set_=values
+        )
+    )
 
 
 def open_items(conn: Connection, kind: str | None = None, limit: int = 500) -> list[Any]:

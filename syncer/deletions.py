@@ -1,0 +1,202 @@
+"""What a call deleted at its source does to the copy callsync wrote (``routes[].deletions``).
+
+A pull tombstones a call (``calls.deleted_at``) from the vendor's deletion signals; routing
+stops there. Per route, what happens to the record callsync wrote into each target (ledger
+row ``done``, kind ``written``; a linked twin, kind ``matched``, is never touched):
+
+- ``ignore`` (default): nothing; the copy stays as it was.
+- ``mark``: the copy's note gets ``[deleted in <source> on <date>]`` through the target's
+  ``update``; the row becomes ``marked``. A target that cannot update calls: ``stale``.
+- ``propagate``: the copy is deleted (``connector.delete``); the row becomes ``deleted``.
+  A crash between the request and the ledger write leaves the row ``done``: the next run
+  deletes again, and a record already gone (404/410) counts as deleted.
+
+Each runs after the target's routed calls (:class:`RouteHooks`), under the target's fenced push
+lease, so every ledger write here is fenced like the push's own; before the first write of the
+target the mass-change guard counts what the run would change (``syncer/guard.py``).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from connectors.base import CannotUpdate, Connector, Parked
+from syncer import guard
+from syncer.config import Deletions, GuardConfig
+from syncer.errors import AmbiguousWriteError, AuthError, VendorError
+from syncer.model import Call
+from syncer.push import Pusher
+from syncer.store import ledger
+from syncer.store.ledger import DONE, FAILED, STALE, WRITTEN, calls_t, links_t
+
+GONE = (404, 410)  # the record is not there: a delete that already happened
+BATCH = 200
+
+
+def mark_text(source: str, deleted_at: datetime) -> str:
+    return f"[deleted in {source} on {deleted_at.date().isoformat()}]"
+
+
+def marked(call: Call, source: str) -> Call:
+    """``call`` with the mark at the end of its note (once: a repeated mark is the same)."""
+    assert call.deleted_at is not None
+    text = mark_text(source, call.deleted_at)
+    note = call.note or ""
+    if text not in note:
+        note = f"{note}\n\n{text}" if note else text
+    return call.model_copy(update={"note": note, "deleted_at": None})
+
+
+def acts_on(mode: Deletions, target: Connector) -> bool:
+    """Whether ``mode`` sends anything to ``target`` (what the guard counts)."""
+    if mode == "mark":
+        return target.write_support.update
+    return mode == "propagate" and target.write_support.delete
+
+
+def gone_copies(
+    conn: Connection, source: str, target: str, *, after: str = "", limit: int = BATCH
+) -> list[tuple[Call, Any]]:
+    """Calls of ``source`` deleted there whose copy callsync wrote into ``target`` is still
+    there (``done``, or a failed delete or mark due again), in ``call_uid`` order."""
+    link = links_t.alias("link")
+    now = datetime.now(UTC)
+    due = sa.or_(link.c.next_attempt_at.is_(None), link.c.next_attempt_at <= now)
+    stmt = (
+        sa.select(calls_t.c.data, calls_t.c.deleted_at, link)
+        .select_from(calls_t.join(link, link.c.call_uid == calls_t.c.call_uid))
+        .where(link.c.target_connection == target, link.c.kind == WRITTEN)
+        .where(link.c.remote_id.is_not(None))
+        .where(sa.or_(link.c.state == DONE, sa.and_(link.c.state == FAILED, due)))
+        .where(calls_t.c.origin_connection == source, calls_t.c.deleted_at.is_not(None))
+        .where(calls_t.c.call_uid > after)
+        .order_by(calls_t.c.call_uid)
+        .limit(limit)
+    )
+    return [
+        (Call.model_validate({**row.data, "deleted_at": row.deleted_at}), row)
+        for row in conn.execute(stmt)
+    ]
+
+
+@dataclass(frozen=True)
+class RouteHooks:
+    """A route's additions to each target's push: the guard first, deletions afterwards."""
+
+    policy: GuardConfig
+    force: bool = False
+
+    def before(self, pusher: Pusher) -> None:
+        if self.force:
+            return
+        route, support = pusher.route, pusher.target.write_support
+        # A target that cannot edit calls only reports a change stale, unless it recreates.
+        rewrites = support.update or (pusher.options.recreate_on_change and support.delete)
+        with pusher.engine.begin() as conn:
+            plan = guard.planned(
+                conn,
+                route.source,
+                pusher.name,
+                deletions=acts_on(route.deletions, pusher.target),
+                updates=rewrites,
+                include_stale=pusher.options.recreate_on_change,
+                include_twins=route.write.update_twins,
+            )
+            why = guard.check_target(conn, self.policy, route.source, pusher.name, plan)
+        if why is not None:  # the review item is committed: now stop the target
+            raise guard.GuardTripped(why)
+
+    def after(self, pusher: Pusher, stop: threading.Event) -> None:
+        follow(pusher, stop)
+
+
+def follow(pusher: Pusher, stop: threading.Event) -> None:
+    """Apply the route's ``deletions`` mode to the target's copies of deleted calls."""
+    mode = pusher.route.deletions
+    if mode == "ignore":
+        return
+    act = _delete if mode == "propagate" else _mark
+    after = ""
+    while True:
+        with pusher.engine.connect() as conn:
+            batch = gone_copies(conn, pusher.route.source, pusher.name, after=after)
+        if not batch:
+            return
+        for call, link in batch:
+            after = call.call_uid
+            if stop.is_set():
+                pusher.stats.interrupted = True
+                return
+            act(pusher, call, link)
+
+
+def _delete(pusher: Pusher, call: Call, link: Any) -> None:
+    assert call.deleted_at is not None
+    why = mark_text(pusher.route.source, call.deleted_at)
+    target = pusher.target
+    if not target.write_support.delete:
+        _record(pusher, call, link, STALE, f"{why}; {target.kind} cannot delete calls")
+        return
+    try:
+        target.delete(link.remote_id)
+    except AuthError:
+        raise
+    except VendorError as error:
+        if error.status not in GONE:
+            _record(pusher, call, link, FAILED, f"{why}; delete failed: {error.message}")
+            return
+    except AmbiguousWriteError as error:  # deletes are idempotent: the next run asks again
+        _record(pusher, call, link, FAILED, f"{why}; delete may not have landed: {error}")
+        return
+    _retire(pusher, call, ledger.DELETED, f"{why}; deleted {link.remote_id} in the target")
+    pusher.stats.deleted += 1
+
+
+def _mark(pusher: Pusher, call: Call, link: Any) -> None:
+    assert call.deleted_at is not None
+    why = mark_text(pusher.route.source, call.deleted_at)
+    target = pusher.target
+    if not target.write_support.update:
+        _record(pusher, call, link, STALE, f"{why}; {target.kind} cannot update calls to say so")
+        return
+    try:
+        resolved = target.resolve(call, pusher.options)
+        if isinstance(resolved, Parked):
+            _record(pusher, call, link, FAILED, f"{why}; cannot mark yet: {resolved.reason}")
+            return
+        target.update(link.remote_id, marked(call, pusher.route.source), resolved)
+    except CannotUpdate as cannot:
+        _record(pusher, call, link, STALE, f"{why}; cannot mark: {cannot.field}")
+        return
+    except AuthError:
+        raise
+    except (VendorError, AmbiguousWriteError) as error:
+        _record(pusher, call, link, FAILED, f"{why}; mark failed: {error}")
+        return
+    _retire(pusher, call, ledger.MARKED, why)
+    pusher.stats.marked += 1
+
+
+def _retire(pusher: Pusher, call: Call, state: str, reason: str) -> None:
+    with pusher.engine.begin() as conn:
+        ledger.retire(conn, pusher.fence, call.call_uid, pusher.name, state, reason)
+
+
+def _record(pusher: Pusher, call: Call, link: Any, state: str, reason: str) -> None:
+    """An attempt that did not follow the deletion: stale (never retried) or failed (backs
+    off, then retried)."""
+    failures = int(link.attempts) + 1 if state == FAILED else 1
+    with pusher.engine.begin() as conn:
+        ledger.settle(
+            conn, pusher.fence, call.call_uid, pusher.name, state, reason, failures=failures
+        )
+    if state == STALE:
+        pusher.stats.stale += 1
+    else:
+        pusher.stats.failed += 1
