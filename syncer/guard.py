@@ -45,7 +45,10 @@ from syncer.store.ledger import (
 
 log = structlog.get_logger("callsync.guard")
 
-HOW_TO_GO_AHEAD = "check the source; then run with --force, or raise guard.max_share/max_count"
+HOW_TO_GO_AHEAD = (
+    "check the source; then run with --force, accept it once with `callsync review resolve"
+    " r:N --choose accept`, or raise guard.max_share/max_count"
+)
 
 
 class GuardTripped(Exception):
@@ -136,7 +139,7 @@ def check_target(
     """Why ``plan`` goes over the guard (the trip recorded for review), or None. The caller
     commits, then stops the target (:class:`GuardTripped`)."""
     over = exceeds(policy, plan.changes, plan.written)
-    if over is None:
+    if over is None or review.take_acceptance(conn, review.GUARD_TRIP, target, source, "push"):
         return None
     why = (
         f"mass-change guard: this run would rewrite {plan.updates} and delete or mark "
@@ -174,7 +177,10 @@ def tombstone_unseen(
 
     unseen, stored = count(src.c.last_seen_at < since), count()
     over = exceeds(guard.policy, unseen, stored)
-    if over is None:
+    accepted = over is not None and review.take_acceptance(
+        conn, review.GUARD_TRIP, connection, stream, "sweep"
+    )
+    if over is None or accepted:
         return repo.mark_unseen_deleted(conn, connection, since), None
     why = (
         f"mass-change guard: {connection}'s full sweep did not list {unseen} of its {stored} "

@@ -34,7 +34,7 @@ from syncer.config import CallsyncConfig
 from syncer.model import Call, Party
 from syncer.review_twins import TWIN_DISAGREES, Disagreement, disagreements
 from syncer.store import ledger, repo
-from syncer.store.review import DUPLICATE_PAIR, review_t
+from syncer.store.review import DUPLICATE_PAIR, GUARD_TRIP, review_t
 from syncer.store.tables import CallRow
 from syncer.store.twins import Tolerances
 from syncer.store.upsert import insert_for
@@ -43,7 +43,6 @@ calls_t = cast(sa.Table, CallRow.__table__)
 
 AMBIGUOUS = "ambiguous_identity"
 IN_DOUBT = "in_doubt"
-GUARD_TRIP = "guard_trip"
 KINDS = (AMBIGUOUS, IN_DOUBT, TWIN_DISAGREES, GUARD_TRIP, DUPLICATE_PAIR)
 OPTIONS: dict[str, tuple[str, ...]] = {
     AMBIGUOUS: ("retry", "skip"),  # and the candidates, where the target takes a choice

@@ -76,6 +76,26 @@ def record_open(
     )
 
 
+def take_acceptance(conn: Connection, kind: str, connection: str, subject: str, other: str) -> bool:
+    """Whether a person accepted this item (``callsync review resolve r:N --choose accept``)
+    and the acceptance is unused. Taking it marks it used: it lets one run through, and the
+    next trip needs a person again."""
+    row = conn.execute(
+        sa.select(review_t).where(
+            review_t.c.kind == kind,
+            review_t.c.connection == connection,
+            review_t.c.subject == subject,
+            review_t.c.other == other,
+        )
+    ).first()
+    accepted = row is not None and (row.resolution or "").startswith("accept ")
+    if row is None or not accepted or (row.detail or {}).get("used_at"):
+        return False
+    used = {**(row.detail or {}), "used_at": datetime.now(UTC).isoformat()}
+    conn.execute(review_t.update().where(review_t.c.id == row.id).values(detail=used))
+    return True
+
+
 def open_items(conn: Connection, kind: str | None = None, limit: int = 500) -> list[Any]:
     stmt = sa.select(review_t).where(review_t.c.resolved_at.is_(None))
     if kind is not None:

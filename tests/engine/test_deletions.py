@@ -244,3 +244,26 @@ def test_rewriting_more_than_max_share_trips_before_the_first_write(synced: Worl
     forced = synced.sync(force=True)
     assert not forced.failed, forced
     assert _close(forced).updated == len(edited)
+
+
+@pytest.mark.parametrize("synced", [("ignore", "    guard: {min_count: 1}")], indirect=True)
+def test_an_accepted_trip_lets_one_run_through_and_the_next_trip_waits_again(synced: World2):
+    from syncer import review
+    from syncer.store.twins import Tolerances
+
+    written = synced.links("written")
+    edited = written[: max(2, len(written) // 4)]
+    for row in edited:
+        synced.edit_in_ample(row.origin_external_id, "bulk edit, checked by a person")
+    assert synced.sync().failed
+    [trip] = synced.trips()
+    review.resolve(synced.engine, f"r:{trip.id}", "accept", kinds={}, tolerances=Tolerances())
+    accepted = synced.sync()
+    assert not accepted.failed, accepted
+    assert _close(accepted).updated == len(edited)
+
+    for row in edited:
+        synced.edit_in_ample(row.origin_external_id, "a second bulk edit")
+    again = synced.sync()
+    assert again.failed  # the acceptance was used up: a person must look again
+    assert _close(again).updated == 0
