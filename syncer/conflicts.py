@@ -25,9 +25,11 @@ from syncer.model import Call, canonical_json
 
 # What is bookkeeping, not what the call says (where the record lives, whose copy it is).
 _NOT_FIELDS = frozenset({"source", "copy_of", "deleted_at"})
-# Fields a rep edits on a logged call in a target; a pull compares only these on a copy, since
-# the rest pass through vendor vocabularies that need not read back exactly as sent.
-EDITABLE = ("note", "outcome", "duration_seconds")
+# Fields whose edits in a target are detected on callsync's copy: only those that read back
+# exactly as written. Outcomes and durations pass through vendor vocabularies and rounding
+# (Close's status, Pipedrive's minutes), so a copy read back differs without anyone's edit,
+# and sending the read-back value again would change the target.
+EDITABLE = ("note",)
 FIELDS = tuple(name for name in Call.model_fields if name not in _NOT_FIELDS | {"raw"})
 
 
