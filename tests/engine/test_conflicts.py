@@ -7,12 +7,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from connectors.close.emulator._events import EventSettings
 from connectors.close.marker import split_marker
 from connectors.emulation.fleet import Fleet, start_fleet
 from connectors.emulation.world import World
@@ -63,13 +65,24 @@ class Sync:
         [stats] = report.pushes.values()
         return stats["close"].as_dict()
 
-    def edit_source(self, note: str) -> None:
-        self.fleet.emulator("outreach").edit_call(int(self.source_id), {"note": note})  # type: ignore[attr-defined]
+    def edit_source(self, note: str, longer: int = 0) -> None:
+        """A rep's edit in Outreach: the note, and ``longer`` seconds more talk time."""
+        outreach: Any = self.fleet.emulator("outreach")
+        changes: dict[str, Any] = {"note": note}
+        if longer:
+            completed = outreach.store.calls.get(int(self.source_id))["attributes"]["completedAt"]
+            end = datetime.fromisoformat(completed.replace("Z", "+00:00"))
+            changes["completedAt"] = (end + timedelta(seconds=longer)).isoformat()
+        outreach.edit_call(int(self.source_id), changes)
 
     def edit_target(self, note: str) -> None:
         self.fleet.emulator("close").edit_call(
             self.remote_id, note=f"{note}\n\ncallsync:{self.call_uid}"
         )  # type: ignore[attr-defined]
+
+    def target_duration(self) -> int:
+        record: dict[str, Any] = self.fleet.emulator("close").calls.get(self.remote_id)  # type: ignore[attr-defined]
+        return int(record["duration"])
 
     def target_note(self) -> str | None:
         record: dict[str, Any] = self.fleet.emulator("close").calls.get(self.remote_id)  # type: ignore[attr-defined]
@@ -82,6 +95,8 @@ class Sync:
 
 def _start(tmp_path: Path, database_url: str, conflicts: str) -> Iterator[Sync]:
     fleet = start_fleet(["outreach", "close"], World(seed=7, calls=40))
+    # Close lists an edit in its event log seconds later; here at once, for the next run.
+    fleet.emulator("close").events.settings = EventSettings(delay_seconds=0, jitter_seconds=0)  # type: ignore[attr-defined]
     engine = database.create_engine(database_url)
     try:
         path = tmp_path / "callsync.yaml"
@@ -174,9 +189,11 @@ def test_never_overwrite_keeps_the_reps_note(tmp_path: Path, database_url: str):
         assert sync.target_note() == original
         sync.edit_target("from the rep")
         time.sleep(1.1)
-        sync.edit_source("again from the source")
-        sync.run()
-        assert sync.target_note() == "from the rep"
+        duration = sync.target_duration()
+        sync.edit_source("again from the source", longer=30)
+        assert sync.run()["updated"] == 1  # the duration is written ...
+        assert sync.target_duration() == duration + 30
+        assert sync.target_note() == "from the rep"  # ... and the rep's newer note stays
 
 
 def test_the_dry_run_plans_what_the_run_does(default: Sync):
