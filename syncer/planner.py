@@ -183,7 +183,9 @@ def _fresh(facts: Facts) -> Decision:
 
 
 def _rewrite(facts: Facts, row: Row) -> Decision:
-    if row.kind == MATCHED and not facts.route.update_twins:
+    # A twin is written onto when the route says so, or when a person chose to (``callsync
+    # review`` update-twin leaves the row failed with its remote id, to be updated once).
+    if row.kind == MATCHED and row.state == DONE and not facts.route.update_twins:
         return Decision("skip", "a call a rep logged in the target: linked, left alone")
     changes = _changes(facts, row)
     if isinstance(changes, Decision):

@@ -199,6 +199,13 @@ TABLE: list[tuple[str, Facts, str, str, tuple[str, ...]]] = [
         ("note",),
     ),
     (
+        "update: a twin a person chose to write onto (review update-twin)",
+        facts(NEW_NOTE, row=done(kind=planner.MATCHED, state=planner.FAILED)),
+        "update",
+        "changed: note",
+        ("note",),
+    ),
+    (
         "update: a failed update is retried",
         facts(NEW_NOTE, row=done(state=planner.FAILED)),
         "update",
