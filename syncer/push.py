@@ -39,19 +39,18 @@ record of it in the target; it is reported as a duplicate pair for review, never
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import structlog
 from sqlalchemy.engine import Engine
 
 from connectors.base import CannotUpdate, Connector, Parked, Resolved, WriteOptions
 from syncer import conflicts, planner, review, stopping
-from syncer.config import RouteConfig, RouteFilters
+from syncer.config import RouteConfig
 from syncer.errors import (
     AmbiguousWriteError,
     AuthError,
@@ -63,9 +62,18 @@ from syncer.errors import (
 from syncer.heartbeat import LEASE_TTL, current_worker, held_lease, kept
 from syncer.http.explain import explain
 from syncer.http.retry import answer_is_ambiguous
-from syncer.model import Call, canonical_json
+from syncer.model import Call
 from syncer.plan import SyncPlan, TargetPlan
-from syncer.store import ledger, repo, runs
+from syncer.push_facts import (
+    kept_edits,
+    may_create,
+    planned_route,
+    planned_row,
+    with_values,
+    written_fields,
+)
+from syncer.push_recordings import Recordings
+from syncer.store import ledger, runs
 from syncer.store.database import durable_transaction
 from syncer.store.leases import Fence, LeaseBusyError
 from syncer.store.ledger import (
@@ -120,56 +128,8 @@ class PushStats:
         return text + (f" (stopped early: {self.error})" if self.error else "")
 
 
-def passes(filters: RouteFilters, call: Call) -> bool:
-    """Whether the route's filters let ``call`` through."""
-    return planner.passes(_filters(filters), call)
-
-
-def _filters(filters: RouteFilters) -> planner.Filters:
-    emails = filters.user_emails
-    return planner.Filters(
-        outcomes=frozenset(filters.outcomes) if filters.outcomes is not None else None,
-        directions=frozenset(filters.directions) if filters.directions is not None else None,
-        min_duration_seconds=filters.min_duration_seconds,
-        user_emails=frozenset(e.lower() for e in emails) if emails is not None else None,
-    )
-
-
-def planned_route(route: RouteConfig) -> planner.Route:
-    """What the planner needs of a route."""
-    return planner.Route(
-        source=route.source,
-        filters=_filters(route.filters),
-        update_twins=route.write.update_twins,
-        recreate_on_change=route.write.recreate_on_change,
-        policy=route.conflicts.policy(),
-    )
-
-
-def planned_row(link: Any) -> planner.Row | None:
-    """What the planner needs of a ledger row."""
-    if link is None:
-        return None
-    written = link.written_fields or {}
-    edits = link.target_edits or {}
-    at = edits.get("at")
-    return planner.Row(
-        state=link.state,
-        kind=link.kind,
-        remote_id=link.remote_id,
-        written_hash=link.written_hash,
-        attempts=int(link.attempts or 0),
-        next_attempt_at=link.next_attempt_at,
-        basis=written.get("basis"),
-        held=written.get("held") or {},
-        edits=conflicts.Edits(
-            edits.get("values") or {}, datetime.fromisoformat(at) if at else None
-        ),
-    )
-
-
 @dataclass
-class Pusher:
+class Pusher(Recordings):
     """Writes the calls of one route into one target."""
 
     engine: Engine
@@ -186,10 +146,6 @@ class Pusher:
     # (no write request, no ledger row, no lease: ``fence`` refuses if anything tries).
     plan: TargetPlan | None = None
     _fence: Fence | None = field(default=None, init=False, repr=False)
-
-    @property
-    def name(self) -> str:
-        return self.target.context.name
 
     @property
     def options(self) -> WriteOptions:
@@ -256,7 +212,7 @@ class Pusher:
             ),
             now=datetime.now(UTC),
             row=planned_row(row),
-            twin=self._twin(call) if _may_create(row) else None,
+            twin=self._twin(call) if may_create(row) else None,
         )
         return planner.plan(facts)
 
@@ -292,13 +248,8 @@ class Pusher:
             self._link(call, decision)
         elif action == "settle":
             self._settle_doubt(call, link)
-        elif action == "stale":
-            self._record(call, STALE, f"cannot update in target: {', '.join(decision.fields)}", 1)
-            self.stats.stale += 1
-        elif action == "update":
+        elif action in ("update", "stale") or decision.recreate:
             self._rewrite(call, link, decision)
-        elif decision.recreate:
-            self._recreate(call, link, decision)
         else:
             self._fresh(call, link, decision)
 
@@ -385,7 +336,7 @@ class Pusher:
             self._record(call, FAILED, f"{self.target.kind} refused the call: {error.message}", 1)
             self.stats.failed += 1
             return
-        self._complete(call, written.remote_id, fields=_written(call, call))
+        self._complete(call, written.remote_id, fields=written_fields(call, call))
         self.stats.created += 1
         self._attach_recording(call, written.remote_id)
 
@@ -435,15 +386,22 @@ class Pusher:
 
     def _rewrite(self, call: Call, link: Any, decision: planner.Decision) -> None:
         """The planned update: only ``decision.fields`` change; what the target keeps (a kept
-        edit, a never-overwrite field) is sent as the target holds it."""
+        edit, a never-overwrite field) is sent as the target holds it. A target that cannot
+        edit calls (planned stale, or recreate) is asked too: it succeeds when it already says
+        what the call says (a change it cannot hold), else it names the field it refuses."""
         resolved = self._resolve(call, link)
         if resolved is None:
             return
         if self.plan is not None:
-            self.stats.updated += 1
+            if decision.action == "update":
+                self.stats.updated += 1
+            elif decision.action == "stale":
+                self.stats.stale += 1
+            else:
+                self.stats.created += 1
             self._planned(call, decision)
             return
-        sent = _with_values(call, decision.keep)
+        sent = with_values(call, decision.keep)
         try:
             self.target.update(link.remote_id, sent, resolved)
         except CannotUpdate as cannot:
@@ -466,17 +424,13 @@ class Pusher:
             call,
             link.remote_id,
             kind=link.kind,
-            fields=_written(call, sent),
-            edits=_edits(kept, edits.edits.at if edits else None),
+            fields=written_fields(call, sent),
+            edits=kept_edits(kept, edits.edits.at if edits else None),
         )
         self.stats.updated += 1
 
-    def _recreate(self, call: Call, link: Any, decision: planner.Decision) -> None:
+    def _recreate(self, call: Call, link: Any) -> None:
         """A target that cannot edit a call: delete callsync's copy, then log it again."""
-        if self.plan is not None:
-            self.stats.created += 1
-            self._planned(call, decision)
-            return
         self.target.delete(link.remote_id)
         self._record(call, FAILED, "deleted to be recreated", 1, forget_remote=True)
         self._execute(call, None, self.decide(call, None, None))
@@ -485,8 +439,7 @@ class Pusher:
         """The target refused a field the planner could not know it refuses."""
         recreate = self.options.recreate_on_change and self.target.write_support.delete
         if recreate and link.kind == WRITTEN:  # never delete a record callsync did not write
-            reason = f"changed: {link.remote_id} deleted and recreated"
-            self._recreate(call, link, planner.Decision("create", reason, recreate=True))
+            self._recreate(call, link)
             return
         self._record(call, STALE, f"cannot update in target: {cannot.field}", 1)
         self.stats.stale += 1
@@ -554,56 +507,6 @@ class Pusher:
                 **extra,
             )
 
-    # --- recordings ------------------------------------------------------------------------
-    def _attach_recording(self, call: Call, remote_id: str) -> None:
-        if not self.target.write_support.recording_file:
-            return
-        refused = self.target.refuses_recording(remote_id)
-        if refused is not None:
-            log.info("push.recording_refused", target=self.name, call=call.call_uid, why=refused)
-            return
-        stream = self._open_recording(call)
-        if stream is None:
-            return
-        try:
-            with stream as chunks:
-                self.target.attach_recording(remote_id, call, chunks, "audio/mpeg")
-        except (VendorError, httpx.HTTPError) as error:
-            log.warning(
-                "push.recording_failed", target=self.name, call=call.call_uid, error=str(error)
-            )
-            return
-        self.stats.recordings += 1
-
-    def _open_recording(self, call: Call) -> AbstractContextManager[Iterator[bytes]] | None:
-        if self.source is not None:
-            # Calls come from the store without their payload; the source decides from it
-            # (e.g. Amplemarket serves dialer audio only through GET /calls/{id}/recording).
-            own = self.source.open_recording(self._with_payload(call))
-            if own is not None:
-                return own
-        if call.recording_url and call.recording_url.startswith(("https://", "http://")):
-            return (self.fetch_url or stream_url)(call.recording_url)
-        return None
-
-    def _with_payload(self, call: Call) -> Call:
-        if call.raw:
-            return call
-        with self.engine.connect() as conn:
-            raw = repo.source_payload(conn, call.source.connection, call.source.external_id)
-        return call if raw is None else call.model_copy(update={"raw": raw})
-
-
-@contextmanager
-def stream_url(url: str) -> Iterator[Iterator[bytes]]:
-    """Stream a recording from its URL in chunks, never holding the file in memory."""
-    with (
-        httpx.Client(timeout=60, follow_redirects=True) as client,
-        client.stream("GET", url) as response,
-    ):
-        response.raise_for_status()
-        yield response.iter_bytes(64 * 1024)
-
 
 _PLANNED = {
     PARKED: "park",
@@ -612,33 +515,6 @@ _PLANNED = {
     IN_DOUBT: "review",
     STALE: "stale",
 }
-
-
-def _may_create(row: Any) -> bool:
-    """Whether the planner may decide a create for ``row``: then it needs the twin search."""
-    return row is None or (row.remote_id is None and row.state in (PARKED, FAILED))
-
-
-def _with_values(call: Call, keep: Mapping[str, Any]) -> Call:
-    """``call`` with the fields in ``keep`` (JSON values) as the target holds them."""
-    if not keep:
-        return call
-    kept = Call.model_validate({**canonical_json(call), **keep})
-    return kept.model_copy(update={"raw": call.raw})
-
-
-def _written(call: Call, sent: Call) -> dict[str, Any]:
-    """The ledger's field-level record of a write of ``sent`` reconciling ``call``."""
-    return {
-        "basis": conflicts.digests(conflicts.values(call)),
-        "held": conflicts.values(sent),
-    }
-
-
-def _edits(values: Mapping[str, Any], at: datetime | None) -> dict[str, Any] | None:
-    if not values:
-        return None
-    return {"values": dict(values), "at": at.isoformat() if at else None}
 
 
 def _failures(link: Any) -> int:

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from syncer.config import RouteConfig, RouteFilters
 from syncer.model import Call
-from syncer.push import passes
+from syncer.push_facts import passes
 from syncer.report.model import (
     FILTERED,
     IN_DOUBT,
