@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 
 import connectors
 from connectors.base import ConnectionSettings, Interval, WriteOptions
+from syncer.conflicts import FIELDS, Policy
 from syncer.errors import DatabaseUrlError
 from syncer.mapping import MappingError, MappingOverrides, load_tables
 from syncer.model import Direction, Outcome
@@ -115,6 +116,26 @@ class GuardConfig(_Strict):
 Deletions = Literal["ignore", "mark", "propagate"]
 
 
+class RouteConflicts(_Strict):
+    """Who wins when a source and a target disagree on a field (``syncer/conflicts.py``).
+    Default ("latest"): the side changed most recently, per field; an edit made in the target
+    on callsync's copy is kept while the source leaves that field alone."""
+
+    prefer: list[str] = Field(default_factory=list)  # connection names, the strongest first
+    never_overwrite: list[str] = Field(default_factory=list)  # canonical fields reps own
+
+    @field_validator("never_overwrite")
+    @classmethod
+    def _known_fields(cls, names: list[str]) -> list[str]:
+        unknown = sorted(set(names) - set(FIELDS))
+        if unknown:
+            raise ValueError(f"unknown call field(s) {unknown}; known: {', '.join(FIELDS)}")
+        return names
+
+    def policy(self) -> Policy:
+        return Policy(tuple(self.prefer), frozenset(self.never_overwrite))
+
+
 class RouteConfig(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -125,6 +146,7 @@ class RouteConfig(_Strict):
     # What a call deleted at its source does to the copy callsync wrote (``syncer/deletions``).
     deletions: Deletions = "ignore"
     guard: GuardConfig | None = None  # only the keys given override the top-level ``guard``
+    conflicts: RouteConflicts = RouteConflicts()
 
     @model_validator(mode="after")
     def _no_self_route(self) -> RouteConfig:
@@ -242,10 +264,12 @@ def _check_references(document: LocatedDocument, config: CallsyncConfig) -> list
             message = str(connectors.UnknownKindError(connection.kind))
             problems.append(document.error(("connections", name, "kind"), message))
     for index, route in enumerate(config.routes):
-        named = [("from", route.source)] + [("to", target) for target in route.targets]
+        named: list[tuple[Path_, str]] = [(("from",), route.source)]
+        named += [(("to",), target) for target in route.targets]
+        named += [(("conflicts", "prefer", at), n) for at, n in enumerate(route.conflicts.prefer)]
         for key, target in named:
             if target not in config.connections:
-                path: Path_ = ("routes", index, key)
+                path: Path_ = ("routes", index, *key)
                 problems.append(document.error(path, f"unknown connection {target!r}"))
     return problems
 

@@ -1,9 +1,10 @@
 """Dry runs: what a push *would* do, per route and target, without writing anything.
 
-The :class:`~syncer.push.Pusher` makes every decision (route filters, echo skip, twin search,
-resolve with read-only look-ups, marker look-ups of writes in doubt) and, given a
-:class:`TargetPlan`, records the action it would take instead of taking it: no request that
-writes, no ledger row. One place decides; this module only keeps the tally.
+The planner (``syncer/planner.py``) makes every decision from the facts the
+:class:`~syncer.push.Pusher` gathers (ledger row, twin search); given a :class:`TargetPlan`, the
+pusher records that decision instead of carrying it out, once what only a read can tell is
+known (a resolve with read-only look-ups that parks, a marker look-up of a write in doubt): no
+request that writes, no ledger row. One place decides; this module only keeps the tally.
 
 What a dry run cannot know: whether the target accepts a create or an update (a refusal, a
 lost answer), and look-ups the target answers differently by the time of the real run. Two

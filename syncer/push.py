@@ -40,18 +40,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-import httpx
 import structlog
 from sqlalchemy.engine import Engine
 
 from connectors.base import CannotUpdate, Connector, Parked, Resolved, WriteOptions
-from syncer import review, stopping
-from syncer.config import RouteConfig, RouteFilters
+from syncer import conflicts, planner, review, stopping
+from syncer.config import RouteConfig
 from syncer.errors import (
     AmbiguousWriteError,
     AuthError,
@@ -65,10 +64,20 @@ from syncer.http.explain import explain
 from syncer.http.retry import answer_is_ambiguous
 from syncer.model import Call
 from syncer.plan import SyncPlan, TargetPlan
-from syncer.store import ledger, repo, runs
+from syncer.push_facts import (
+    kept_edits,
+    may_create,
+    planned_route,
+    planned_row,
+    with_values,
+    written_fields,
+)
+from syncer.push_recordings import Recordings
+from syncer.store import ledger, runs
 from syncer.store.database import durable_transaction
 from syncer.store.leases import Fence, LeaseBusyError
 from syncer.store.ledger import (
+    DONE,
     FAILED,
     IN_DOUBT,
     MATCHED,
@@ -77,7 +86,7 @@ from syncer.store.ledger import (
     STALE,
     WRITTEN,
 )
-from syncer.store.twins import Tolerances, Twin, find_twin
+from syncer.store.twins import Tolerances, find_twin
 
 log = structlog.get_logger("callsync.push")
 
@@ -121,23 +130,6 @@ class PushStats:
         return text + (f" (stopped early: {self.error})" if self.error else "")
 
 
-def passes(filters: RouteFilters, call: Call) -> bool:
-    """Whether the route's filters let ``call`` through."""
-    if filters.outcomes is not None and call.outcome not in filters.outcomes:
-        return False
-    if filters.directions is not None and call.direction not in filters.directions:
-        return False
-    if (
-        filters.min_duration_seconds is not None
-        and (call.duration_seconds or 0) < filters.min_duration_seconds
-    ):
-        return False
-    if filters.user_emails is not None:
-        email = (call.user.email or "").lower() if call.user else ""
-        return email in {address.lower() for address in filters.user_emails}
-    return True
-
-
 class PushHooks(Protocol):
     """What a route adds around a target's push, under its lease (``syncer/deletions.py``)."""
 
@@ -149,7 +141,7 @@ class PushHooks(Protocol):
 
 
 @dataclass
-class Pusher:
+class Pusher(Recordings):
     """Writes the calls of one route into one target."""
 
     engine: Engine
@@ -167,10 +159,6 @@ class Pusher:
     plan: TargetPlan | None = None
     hooks: PushHooks | None = None  # not run in a dry run
     _fence: Fence | None = field(default=None, init=False, repr=False)
-
-    @property
-    def name(self) -> str:
-        return self.target.context.name
 
     @property
     def options(self) -> WriteOptions:
@@ -223,36 +211,79 @@ class Pusher:
                 self.handle(call, link)
 
     def handle(self, call: Call, link: Any) -> None:
-        if not passes(self.route.filters, call):
+        self._execute(call, link, self.decide(call, link, link))
+
+    # --- facts in, one decision out ---------------------------------------------------------
+
+    def decide(self, call: Call, link: Any, row: Any) -> planner.Decision:
+        """The planner's decision for ``call``, given ``row`` (its ledger row as the planner
+        should see it: None once a marker look-up said the create certainly did not land)."""
+        facts = planner.Facts(
+            call=call,
+            route=self._route,
+            target=planner.Target(
+                self.name,
+                self.target.kind,
+                update=self.target.write_support.update,
+                delete=self.target.write_support.delete,
+            ),
+            now=datetime.now(UTC),
+            row=planned_row(row),
+            twin=self._twin(call) if may_create(row) else None,
+        )
+        return planner.plan(facts)
+
+    @property
+    def _route(self) -> planner.Route:
+        return planned_route(self.route)
+
+    def _twin(self, call: Call) -> planner.Twin | None:
+        """The twin search the engine runs before every create (I/O: the store)."""
+        with self.engine.connect() as conn:
+            twin = find_twin(conn, self.name, call, self.matching)
+        if twin is None and self.plan is not None:
+            twin = self.plan.sibling(call, self.matching)
+        if twin is None:
+            return None
+        return planner.Twin(twin.remote_id, twin.sibling, twin.sibling_remote)
+
+    def _execute(self, call: Call, link: Any, decision: planner.Decision) -> None:
+        """Carry ``decision`` out (a dry run notes it instead, once what only execution can
+        learn is known: a resolve that parks, a marker look-up's answer)."""
+        action = decision.action
+        if action == "skip":
             self.stats.skipped += 1
-            if self.plan is not None:
-                self.plan.note("skip", call, "filtered out by the route")
-        elif link is None:
-            self._fresh(call, None)
-        elif link.remote_id is not None:
-            self._rewrite(call, link)
-        elif link.state == IN_DOUBT:
+            self._planned(call, decision)
+            if decision.reconcile and self.plan is None:
+                self._reconcile(call, link, decision)
+        elif action == "review":
+            self._record(call, NEEDS_REVIEW, decision.reason, 1)
+            self.stats.needs_review += 1
+        elif action == "park":
+            self._settle(call, link, PARKED, decision.reason)
+        elif action == "link":
+            self._link(call, decision)
+        elif action == "settle":
             self._settle_doubt(call, link)
-        elif link.state in (PARKED, FAILED):
-            self._fresh(call, link)  # nothing of this call reached the target
+        elif action in ("update", "stale") or decision.recreate:
+            self._rewrite(call, link, decision)
+        else:
+            self._fresh(call, link, decision)
+
+    def _planned(self, call: Call, decision: planner.Decision) -> None:
+        if self.plan is not None:
+            self.plan.note(decision.action, call, decision.reason)
 
     # --- writing a call the target does not hold ------------------------------------------------
 
-    def _fresh(self, call: Call, link: Any) -> None:
-        """Twin check, resolve, durable intent, then the one create."""
-        with self.engine.begin() as conn:
-            twin = find_twin(conn, self.name, call, self.matching)
-            if twin is None and self.plan is not None:
-                twin = self.plan.sibling(call, self.matching)
-            if twin is not None:
-                self._link(conn, call, twin)
-                return
+    def _fresh(self, call: Call, link: Any, decision: planner.Decision) -> None:
+        """Resolve, durable intent, then the one create (the twin check was the planner's)."""
         resolved = self._resolve(call, link)
         if resolved is None:
             return
         if self.plan is not None:
             self.stats.created += 1
-            self.plan.note("create", call, "not in the target yet")
+            self._planned(call, decision)
             return
         with durable_transaction(self.engine) as conn:
             ledger.claim(
@@ -260,27 +291,23 @@ class Pusher:
             )
         self._create(call, resolved, _failures(link))
 
-    def _link(self, conn: Any, call: Call, twin: Twin) -> None:
-        if twin.remote_id is not None:
-            reason = "matched a call logged independently in the target"
-        else:
-            reason = (
-                f"held in the target as {twin.sibling_remote}, the record of call {twin.sibling}"
-            )
+    def _link(self, call: Call, decision: planner.Decision) -> None:
         self.stats.matched += 1
         if self.plan is not None:
-            self.plan.note("link", call, reason)
+            self._planned(call, decision)
             return
-        ledger.complete(
-            conn,
-            self.fence,
-            call.call_uid,
-            self.name,
-            twin.remote_id,
-            call.content_hash(),
-            kind=MATCHED,
-            reason=reason,
-        )
+        assert decision.twin is not None
+        with self.engine.begin() as conn:
+            ledger.complete(
+                conn,
+                self.fence,
+                call.call_uid,
+                self.name,
+                decision.twin.remote_id,
+                call.content_hash(),
+                kind=MATCHED,
+                reason=decision.reason,
+            )
 
     def _resolve(self, call: Call, link: Any) -> Resolved | None:
         """The target's ids for the call, or None (parked or refused: recorded, nothing sent)."""
@@ -326,7 +353,7 @@ class Pusher:
             self._record(call, FAILED, f"{self.target.kind} refused the call: {error.message}", 1)
             self.stats.failed += 1
             return
-        self._complete(call, written.remote_id)
+        self._complete(call, written.remote_id, fields=written_fields(call, call))
         self.stats.created += 1
         self._attach_recording(call, written.remote_id)
 
@@ -369,19 +396,31 @@ class Pusher:
             self._complete(call, str(found), written_hash=ledger.sent_hash(link))
             self.stats.adopted += 1
             return
-        self._fresh(call, link)  # certainly not there: a create is allowed
+        # Certainly not there: planned again as a call the target lacks (twin check first).
+        self._execute(call, link, self.decide(call, link, None))
 
     # --- a call the target holds --------------------------------------------------------------
 
-    def _rewrite(self, call: Call, link: Any) -> None:
+    def _rewrite(self, call: Call, link: Any, decision: planner.Decision) -> None:
+        """The planned update: only ``decision.fields`` change; what the target keeps (a kept
+        edit, a never-overwrite field) is sent as the target holds it. A target that cannot
+        edit calls (planned stale, or recreate) is asked too: it succeeds when it already says
+        what the call says (a change it cannot hold), else it names the field it refuses."""
         resolved = self._resolve(call, link)
         if resolved is None:
             return
         if self.plan is not None:
-            self._plan_rewrite(call, link)
+            if decision.action == "update":
+                self.stats.updated += 1
+            elif decision.action == "stale":
+                self.stats.stale += 1
+            else:
+                self.stats.created += 1
+            self._planned(call, decision)
             return
+        sent = with_values(call, decision.keep)
         try:
-            self.target.update(link.remote_id, call, resolved)
+            self.target.update(link.remote_id, sent, resolved)
         except CannotUpdate as cannot:
             self._cannot_update(call, link, cannot)
             return
@@ -392,39 +431,63 @@ class Pusher:
             self._record(call, FAILED, f"update failed: {error}", _failures(link))
             self.stats.failed += 1
             return
-        self._complete(call, link.remote_id, kind=link.kind)
+        edits = planned_row(link)
+        kept = {
+            f: v
+            for f, v in (edits.edits.values if edits else {}).items()
+            if f in decision.kept_edits
+        }
+        self._complete(
+            call,
+            link.remote_id,
+            kind=link.kind,
+            fields=written_fields(call, sent),
+            edits=kept_edits(kept, edits.edits.at if edits else None),
+        )
         self.stats.updated += 1
 
-    def _plan_rewrite(self, call: Call, link: Any) -> None:
-        """A dry run cannot learn which field a target refuses to change without trying:
-        it plans from what the target declares (``write_support``)."""
-        assert self.plan is not None
-        if self.target.write_support.update:
-            self.stats.updated += 1
-            self.plan.note("update", call, f"changed since it was written as {link.remote_id}")
-            return
-        recreate = self.options.recreate_on_change and self.target.write_support.delete
-        if recreate and link.kind == WRITTEN:
-            self.stats.created += 1
-            self.plan.note("create", call, f"changed: {link.remote_id} deleted and recreated")
-            return
-        self.stats.stale += 1
-        self.plan.note("stale", call, f"changed, and {self.target.kind} cannot update calls")
+    def _recreate(self, call: Call, link: Any) -> None:
+        """A target that cannot edit a call: delete callsync's copy, then log it again."""
+        self.target.delete(link.remote_id)
+        self._record(call, FAILED, "deleted to be recreated", 1, forget_remote=True)
+        self._execute(call, None, self.decide(call, None, None))
 
     def _cannot_update(self, call: Call, link: Any, cannot: CannotUpdate) -> None:
+        """The target refused a field the planner could not know it refuses."""
         recreate = self.options.recreate_on_change and self.target.write_support.delete
         if recreate and link.kind == WRITTEN:  # never delete a record callsync did not write
-            self.target.delete(link.remote_id)
-            self._record(call, FAILED, "deleted to be recreated", 1, forget_remote=True)
-            self._fresh(call, None)
+            self._recreate(call, link)
             return
         self._record(call, STALE, f"cannot update in target: {cannot.field}", 1)
         self.stats.stale += 1
 
+    def _reconcile(self, call: Call, link: Any, decision: planner.Decision) -> None:
+        if link is None or link.state != DONE or link.written_hash == call.content_hash():
+            return
+        held = dict((link.written_fields or {}).get("held") or {})
+        fields = (
+            {"basis": conflicts.digests(conflicts.values(call)), "held": held} if held else None
+        )
+        with self.engine.begin() as conn:
+            ledger.reconcile(
+                conn,
+                self.fence,
+                call.call_uid,
+                self.name,
+                call.content_hash(),
+                fields,
+                decision.reason,
+            )
+
     # --- ledger writes (all fenced) --------------------------------------------------------------
 
     def _complete(
-        self, call: Call, remote_id: str, kind: str = WRITTEN, written_hash: str | None = None
+        self,
+        call: Call,
+        remote_id: str,
+        kind: str = WRITTEN,
+        written_hash: str | None = None,
+        **fields: Any,
     ) -> None:
         with self.engine.begin() as conn:
             ledger.complete(
@@ -435,6 +498,7 @@ class Pusher:
                 remote_id,
                 call.content_hash() if written_hash is None else written_hash,
                 kind=kind,
+                **fields,
             )
 
     def _settle(self, call: Call, link: Any, state: str, reason: str) -> None:
@@ -460,58 +524,14 @@ class Pusher:
                 **extra,
             )
 
-    # --- recordings ------------------------------------------------------------------------
-    def _attach_recording(self, call: Call, remote_id: str) -> None:
-        if not self.target.write_support.recording_file:
-            return
-        refused = self.target.refuses_recording(remote_id)
-        if refused is not None:
-            log.info("push.recording_refused", target=self.name, call=call.call_uid, why=refused)
-            return
-        stream = self._open_recording(call)
-        if stream is None:
-            return
-        try:
-            with stream as chunks:
-                self.target.attach_recording(remote_id, call, chunks, "audio/mpeg")
-        except (VendorError, httpx.HTTPError) as error:
-            log.warning(
-                "push.recording_failed", target=self.name, call=call.call_uid, error=str(error)
-            )
-            return
-        self.stats.recordings += 1
 
-    def _open_recording(self, call: Call) -> AbstractContextManager[Iterator[bytes]] | None:
-        if self.source is not None:
-            # Calls come from the store without their payload; the source decides from it
-            # (e.g. Amplemarket serves dialer audio only through GET /calls/{id}/recording).
-            own = self.source.open_recording(self._with_payload(call))
-            if own is not None:
-                return own
-        if call.recording_url and call.recording_url.startswith(("https://", "http://")):
-            return (self.fetch_url or stream_url)(call.recording_url)
-        return None
-
-    def _with_payload(self, call: Call) -> Call:
-        if call.raw:
-            return call
-        with self.engine.connect() as conn:
-            raw = repo.source_payload(conn, call.source.connection, call.source.external_id)
-        return call if raw is None else call.model_copy(update={"raw": raw})
-
-
-@contextmanager
-def stream_url(url: str) -> Iterator[Iterator[bytes]]:
-    """Stream a recording from its URL in chunks, never holding the file in memory."""
-    with (
-        httpx.Client(timeout=60, follow_redirects=True) as client,
-        client.stream("GET", url) as response,
-    ):
-        response.raise_for_status()
-        yield response.iter_bytes(64 * 1024)
-
-
-_PLANNED = {PARKED: "park", FAILED: "fail", NEEDS_REVIEW: "review", IN_DOUBT: "review"}
+_PLANNED = {
+    PARKED: "park",
+    FAILED: "fail",
+    NEEDS_REVIEW: "review",
+    IN_DOUBT: "review",
+    STALE: "stale",
+}
 
 
 def _failures(link: Any) -> int:

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
 from connectors.base import Connector, JsonDict
+from syncer import edits
 from syncer.errors import MappingFailure
 from syncer.model import Call
 from syncer.store import ledger, repo
@@ -77,6 +78,7 @@ def store_mapped(conn: Connection, connector: Connector, mapped: Sequence[Call])
     changed_ids = {call.source.external_id for call in changed}
     copies = _copies(conn, name, changed)
     repo.upsert_calls(conn, [c for c in changed if c.source.external_id not in copies])
+    edits.note(conn, name, [c for c in changed if c.source.external_id in copies], copies)
     incomplete = _incomplete(connector, changed)
     repo.upsert_source_records(conn, changed, hashes=hashes, owners=copies, incomplete=incomplete)
     unchanged = [c for c in calls if c.source.external_id not in changed_ids]

@@ -4,9 +4,9 @@ A call of the route's source (in the range, not deleted, not a record callsync i
 there: the calls ``ledger.routable`` would route) falls in one bucket per target, from its
 ledger row: ``written`` or ``linked`` when the target holds it, else a reason of
 :data:`~syncer.report.model.REASONS`. Counting is one GROUP BY. The route's filters are the
-push engine's own predicate (:func:`syncer.push.passes`, Python on a :class:`Call`): for a route
-with filters, only the calls the target lacks are read, page by page, to tell the filtered
-ones apart, so memory stays flat however long the history.
+push engine's own predicate (:func:`syncer.push_facts.passes`, Python on a
+:class:`Call`): for a route with filters, only the calls the target lacks are read, page by
+page, to tell the filtered ones apart, so memory stays flat however long the history.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from syncer.config import RouteConfig, RouteFilters
 from syncer.model import Call
-from syncer.push import passes
+from syncer.push_facts import passes
 from syncer.report.model import (
     FILTERED,
     IN_DOUBT,

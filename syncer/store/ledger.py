@@ -41,6 +41,10 @@ WRITTEN = "written"  # callsync created (or adopted) the record
 MATCHED = "matched"  # an independently logged twin: linked, never written onto
 KINDS = (WRITTEN, MATCHED)
 
+# ``written_hash`` of a row whose copy was edited in the target: the target no longer holds
+# what was written, so the row differs from every call's hash until a push reconciles it.
+EDITED = "edited in the target"
+
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
 
@@ -111,9 +115,13 @@ def complete(
     *,
     kind: str = WRITTEN,
     reason: str | None = None,
+    fields: dict[str, Any] | None = None,
+    edits: dict[str, Any] | None = None,
 ) -> None:
     """The target holds the call as ``remote_id`` (created, adopted, updated or a twin; None:
-    it holds the call as the record of a sibling call, named in ``reason``)."""
+    it holds the call as the record of a sibling call, named in ``reason``). ``fields``: what
+    was written per field (``syncer/conflicts.py``; None: not known field by field);
+    ``edits``: the target's edits that stay on the record."""
     check(conn, fence)
     stamp = _now()
     values = {
@@ -121,6 +129,8 @@ def complete(
         "kind": kind,
         "remote_id": remote_id,
         "written_hash": written_hash,
+        "written_fields": fields,
+        "target_edits": edits,
         "reason": reason,
         "evidence": None,
         "attempts": 0,
@@ -132,6 +142,42 @@ def complete(
     )
     stmt = stmt.on_conflict_do_update(index_elements=["call_uid", "target_connection"], set_=values)
     conn.execute(stmt)
+
+
+def reconcile(
+    conn: Connection,
+    fence: Fence,
+    call_uid: str,
+    target: str,
+    written_hash: str,
+    fields: dict[str, Any] | None,
+    reason: str,
+) -> None:
+    """The target's record already is what the call should be there (a kept edit, a field the
+    target owns): nothing is sent; the row is marked reconciled with the call's content."""
+    check(conn, fence)
+    values = {"written_hash": written_hash, "reason": reason, "updated_at": _now()}
+    if fields is not None:
+        values["written_fields"] = fields
+    conn.execute(links_t.update().where(_key(call_uid, target)).values(**values))
+
+
+def note_edits(
+    conn: Connection, call_uid: str, target: str, edits: dict[str, Any], reason: str
+) -> bool:
+    """A pull of ``target`` found callsync's copy of the call edited there (no lease: only the
+    edit columns change, and the content hash, so the next push reconciles the row)."""
+    result = conn.execute(
+        links_t.update()
+        .where(_key(call_uid, target), links_t.c.state == DONE, links_t.c.kind == WRITTEN)
+        .values(
+            target_edits=edits,
+            written_hash=EDITED,
+            reason=reason,
+            updated_at=_now(),
+        )
+    )
+    return bool(result.rowcount)
 
 
 def settle(

@@ -130,6 +130,11 @@ class CallLinkRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     # What an in-doubt or needs-review row knows: what was sent, what the look-up saw.
     evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Per canonical field, what the last write reconciled (``syncer/conflicts.py``): the
+    # source's value digests (``basis``) and the values the target holds (``held``).
+    written_fields: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Fields a pull found edited on callsync's copy in the target since: values and when.
+    target_edits: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     next_attempt_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=_now)
     updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)

@@ -36,3 +36,15 @@ def test_no_syncer_module_names_a_vendor_package():
                 names = [alias.name for alias in node.names]
             offenders += [f"{path.name}: {n}" for n in names if n.split(".")[:2][-1] in VENDORS]
     assert offenders == []
+
+
+def test_the_planner_does_no_io():
+    """The planner and the conflict policy are pure: no database, network or file access."""
+    code = (
+        "import sys, syncer.planner\n"
+        "print(sorted(m for m in ('sqlalchemy', 'httpx', 'syncer.store') if m in sys.modules))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert output.stdout.strip() == "[]"

@@ -1,0 +1,88 @@
+"""What the push engine hands the planner, and what it records of a write: conversions between
+the config and the ledger's rows and the planner's plain values (``syncer/planner.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from syncer import conflicts, planner
+from syncer.config import RouteConfig, RouteFilters
+from syncer.model import Call, canonical_json
+from syncer.store.ledger import FAILED, PARKED
+
+
+def passes(filters: RouteFilters, call: Call) -> bool:
+    """Whether the route's filters let ``call`` through."""
+    return planner.passes(_filters(filters), call)
+
+
+def _filters(filters: RouteFilters) -> planner.Filters:
+    emails = filters.user_emails
+    return planner.Filters(
+        outcomes=frozenset(filters.outcomes) if filters.outcomes is not None else None,
+        directions=frozenset(filters.directions) if filters.directions is not None else None,
+        min_duration_seconds=filters.min_duration_seconds,
+        user_emails=frozenset(e.lower() for e in emails) if emails is not None else None,
+    )
+
+
+def planned_route(route: RouteConfig) -> planner.Route:
+    """What the planner needs of a route."""
+    return planner.Route(
+        source=route.source,
+        filters=_filters(route.filters),
+        update_twins=route.write.update_twins,
+        recreate_on_change=route.write.recreate_on_change,
+        policy=route.conflicts.policy(),
+    )
+
+
+def planned_row(link: Any) -> planner.Row | None:
+    """What the planner needs of a ledger row."""
+    if link is None:
+        return None
+    written = link.written_fields or {}
+    edits = link.target_edits or {}
+    at = edits.get("at")
+    return planner.Row(
+        state=link.state,
+        kind=link.kind,
+        remote_id=link.remote_id,
+        written_hash=link.written_hash,
+        attempts=int(link.attempts or 0),
+        next_attempt_at=link.next_attempt_at,
+        basis=written.get("basis"),
+        held=written.get("held") or {},
+        edits=conflicts.Edits(
+            edits.get("values") or {}, datetime.fromisoformat(at) if at else None
+        ),
+    )
+
+
+def may_create(row: Any) -> bool:
+    """Whether the planner may decide a create for ``row``: then it needs the twin search."""
+    return row is None or (row.remote_id is None and row.state in (PARKED, FAILED))
+
+
+def with_values(call: Call, keep: Mapping[str, Any]) -> Call:
+    """``call`` with the fields in ``keep`` (JSON values) as the target holds them."""
+    if not keep:
+        return call
+    kept = Call.model_validate({**canonical_json(call), **keep})
+    return kept.model_copy(update={"raw": call.raw})
+
+
+def written_fields(call: Call, sent: Call) -> dict[str, Any]:
+    """The ledger's field-level record of a write of ``sent`` reconciling ``call``."""
+    return {
+        "basis": conflicts.digests(conflicts.values(call)),
+        "held": conflicts.values(sent),
+    }
+
+
+def kept_edits(values: Mapping[str, Any], at: datetime | None) -> dict[str, Any] | None:
+    if not values:
+        return None
+    return {"values": dict(values), "at": at.isoformat() if at else None}
