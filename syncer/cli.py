@@ -8,15 +8,12 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Callable
-from functools import wraps
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import click
 from rich.console import Console
-from sqlalchemy.engine import Engine
 
 import connectors
 from connectors.emulation.fleet import start_fleet
@@ -24,10 +21,17 @@ from connectors.emulation.world import World
 from syncer import backfill_cli, daemon, logs, mappings_report, review_cli, settle, sync_cli
 from syncer import status as status_report
 from syncer.backfill import BadRangeError
-from syncer.config import CallsyncConfig, ConfigError, load_config
+from syncer.cli_common import (
+    EXIT_BAD_INPUT,
+    EXIT_RUNTIME,
+    config_option,
+    fail,
+    handles_errors,
+    open_store,
+)
+from syncer.config import CallsyncConfig, load_config
 from syncer.connections import build_connector
 from syncer.demo.cli import demo as demo_command
-from syncer.errors import DatabaseError, DatabaseUrlError
 from syncer.quarantine_cli import group as quarantine_commands
 from syncer.report.cli import report as report_command
 from syncer.store import database
@@ -35,21 +39,7 @@ from syncer.store.singleton import DaemonAlreadyRunningError
 from syncer.sync_cli import force_option, json_option, quiet_option
 from syncer.views import output
 
-EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-P = ParamSpec("P")
-R = TypeVar("R")
-
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("callsync.yaml"),
-    envvar="CALLSYNC_CONFIG",
-    show_default=True,
-    show_envvar=True,
-    help="The YAML config file.",
-)
 
 
 def _version() -> str:
@@ -57,43 +47,6 @@ def _version() -> str:
         return version("callsync")
     except PackageNotFoundError:  # running from a checkout that is not installed
         return "0+unknown"
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(message, err=True)
-    sys.exit(code)
-
-
-def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn config errors into exit 2 and unexpected failures into exit 1, one clear message."""
-
-    @wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except ConfigError as error:
-            _fail(f"error: invalid config\n{error}", EXIT_BAD_INPUT)
-        except DatabaseUrlError as error:
-            _fail(f"error: invalid config: {error}", EXIT_BAD_INPUT)
-        except DatabaseError as error:
-            _fail(f"error: {error}", EXIT_RUNTIME)
-        except click.exceptions.Exit:
-            raise
-        except click.ClickException:
-            raise
-        except Exception as error:  # noqa: BLE001 - the top of the program reports everything
-            _fail(f"error: {type(error).__name__}: {error}", EXIT_RUNTIME)
-        raise AssertionError("unreachable")
-
-    return wrapper
-
-
-def _load(config_path: Path) -> CallsyncConfig:
-    return load_config(config_path)
-
-
-def _open(loaded: CallsyncConfig) -> Engine:
-    return database.open_migrated(loaded.database.url)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -133,7 +86,7 @@ def config() -> None:
 @handles_errors
 def config_check(config_path: Path) -> None:
     """Validate the config file (and the mappings it overrides) without touching anything."""
-    loaded = _load(config_path)
+    loaded = load_config(config_path)
     click.echo(
         f"{config_path}: ok ({len(loaded.connections)} connections, {len(loaded.routes)} routes)"
     )
@@ -152,10 +105,10 @@ def mappings() -> None:
 def mappings_show(config_path: Path, name: str, as_json: bool) -> None:
     """List the account's dispositions/outcomes/purposes as the vendor returns them, the fixed
     enums of the mapping table, and the canonical value of each; flag anything unmapped."""
-    loaded = _load(config_path)
+    loaded = load_config(config_path)
     if name not in loaded.connections:
         raise click.BadParameter(f"unknown connection {name!r}", param_hint="--connection")
-    engine = _open(loaded)
+    engine = open_store(loaded)
     try:
         connector = build_connector(loaded, name, engine)
         try:
@@ -182,7 +135,7 @@ def db() -> None:
 @handles_errors
 def db_upgrade(config_path: Path) -> None:
     """Create or migrate the database schema to the newest version."""
-    loaded = _load(config_path)
+    loaded = load_config(config_path)
     engine = database.create_engine(loaded.database.url)
     try:
         revision = database.upgrade(engine)
@@ -197,8 +150,8 @@ def db_upgrade(config_path: Path) -> None:
 @handles_errors
 def status(config_path: Path, as_json: bool) -> None:
     """Per connection: cursors, the last run, and quarantined records."""
-    loaded = _load(config_path)
-    engine = _open(loaded)
+    loaded = load_config(config_path)
+    engine = open_store(loaded)
     try:
         report = status_report.collect(engine, loaded)
     finally:
@@ -275,8 +228,8 @@ def backfill(config_path: Path, since: str, until: str | None, window_text: str,
             since, until, window_text, names, route_from, dry_run, force=force
         )
     except BadRangeError as error:
-        _fail(f"error: {error}", EXIT_BAD_INPUT)
-    loaded = _load(config_path)
+        fail(f"error: {error}", EXIT_BAD_INPUT)
+    loaded = load_config(config_path)
     _known(loaded, (*names, *filter(None, [route_from])))
     if not backfill_cli.run(loaded, request, output.mode_of(quiet, as_json)):
         sys.exit(EXIT_RUNTIME)
@@ -292,7 +245,7 @@ def _known(loaded: CallsyncConfig, names: tuple[str, ...]) -> None:
 
 def _sync(config_path: Path, names: tuple[str, ...], mode: output.Mode, *, push: bool,
           dry_run: bool = False, force: bool = False) -> None:  # fmt: skip
-    loaded = _load(config_path)
+    loaded = load_config(config_path)
     _known(loaded, names)
     if not sync_cli.run(loaded, names, mode, push=push, dry_run=dry_run, force=force):
         sys.exit(EXIT_RUNTIME)
@@ -304,12 +257,12 @@ def _sync(config_path: Path, names: tuple[str, ...], mode: output.Mode, *, push:
 def run_daemon(config_path: Path) -> None:
     """Run as a daemon: pull each connection on its schedule and push its routes, until
     SIGTERM or Ctrl-C (see `schedule` in the config for intervals, grace and /metrics)."""
-    loaded = _load(config_path)
-    engine = _open(loaded)
+    loaded = load_config(config_path)
+    engine = open_store(loaded)
     try:
         code = daemon.serve(loaded, engine)
     except DaemonAlreadyRunningError as error:
-        _fail(f"error: {error}", EXIT_RUNTIME)
+        fail(f"error: {error}", EXIT_RUNTIME)
     finally:
         engine.dispose()
     sys.exit(code)
@@ -321,7 +274,7 @@ def writes() -> None:
 
 
 def _engine_for(config_path: Path) -> Any:
-    return _open(_load(config_path))
+    return open_store(load_config(config_path))
 
 
 @writes.command("list")
@@ -376,7 +329,7 @@ def _settle(config_path: Path, decision: settle.Decision) -> None:
     try:
         outcome = settle.apply(engine, decision)
     except settle.SettleError as error:
-        _fail(f"error: {error}", EXIT_BAD_INPUT)
+        fail(f"error: {error}", EXIT_BAD_INPUT)
     finally:
         engine.dispose()
     click.echo(f"{decision.target} {decision.call_uid}: {outcome}")
@@ -454,8 +407,8 @@ def _wait_for_signal() -> None:
     stop.wait()
 
 
-main.add_command(quarantine_commands(config_option, handles_errors))
-main.add_command(review_cli.group(config_option, handles_errors))
+main.add_command(quarantine_commands())
+main.add_command(review_cli.group())
 
 
 def run(argv: list[str] | None = None) -> Any:

@@ -1,26 +1,21 @@
 """``callsync quarantine list|retry`` (the engine side is ``syncer/quarantine.py``).
 
-``syncer/cli.py`` registers the group with :func:`group`, handing in its ``--config`` option
-and its error handling, so every command maps failures to exit codes the same way.
+``syncer/cli.py`` registers the group built by :func:`group`; the ``--config`` option and the
+exit codes are every command's (``syncer/cli_common.py``).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
-from sqlalchemy.engine import Engine
 
 from syncer import quarantine
+from syncer.cli_common import config_option, handles_errors, open_store
 from syncer.config import CallsyncConfig, load_config
-from syncer.store import database, runs
 from syncer.store.quarantined import Filters, OpenRecord
-
-Decorator = Callable[[Any], Any]
 
 connection_option = click.option(
     "--connection", "name", help="Only this connection's records. Default: every connection."
@@ -31,7 +26,7 @@ reason_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
 
-def group(config_option: Decorator, handles_errors: Decorator) -> click.Group:
+def group() -> click.Group:
     """The ``quarantine`` command group."""
 
     @click.group("quarantine")
@@ -50,7 +45,7 @@ def group(config_option: Decorator, handles_errors: Decorator) -> click.Group:
         """The unresolved records: connection, stream, record key, reason, attempts, first and
         last seen."""
         loaded = _config(config_path, name)
-        engine = _open(loaded)
+        engine = open_store(loaded)
         try:
             found = quarantine.open_records(engine, Filters(name, reason))
         finally:
@@ -70,7 +65,7 @@ def group(config_option: Decorator, handles_errors: Decorator) -> click.Group:
         no request to any vendor; what maps now is stored for the next push."""
         loaded = _config(config_path, name)
         names = [name] if name else list(loaded.connections)
-        engine = _open(loaded)
+        engine = open_store(loaded)
         try:
             results = quarantine.retry_configured(loaded, engine, names, reason)
         finally:
@@ -90,18 +85,6 @@ def _config(config_path: Path, name: str | None) -> CallsyncConfig:
     if name is not None and name not in loaded.connections:
         raise click.BadParameter(f"unknown connection {name!r}", param_hint="--connection")
     return loaded
-
-
-def _open(loaded: CallsyncConfig) -> Engine:
-    engine = database.create_engine(loaded.database.url)
-    try:
-        database.upgrade(engine)
-        with engine.begin() as conn:
-            runs.close_dead(conn)
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine
 
 
 def _print_records(found: list[OpenRecord], as_json: bool) -> None:

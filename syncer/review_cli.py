@@ -1,32 +1,28 @@
 """``callsync review list|resolve`` (the engine side is ``syncer/review.py``).
 
-``syncer/cli.py`` registers the group with :func:`group`, handing in its ``--config`` option
-and its error handling, so every command maps failures to exit codes the same way.
+``syncer/cli.py`` registers the group built by :func:`group`; the ``--config`` option and the
+exit codes are every command's (``syncer/cli_common.py``).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
 from syncer import review
+from syncer.cli_common import EXIT_BAD_INPUT, config_option, handles_errors
 from syncer.config import CallsyncConfig, load_config
 from syncer.store import database
-
-Decorator = Callable[[Any], Any]
-EXIT_BAD_INPUT = 2
 
 IDS_HELP = """Item ids: w:TARGET:CALL_UID (a write of a call into a target: an ambiguous identity
 or an in-doubt write), t:TARGET:CALL_UID (a linked twin that disagrees with its source call),
 r:N (a recorded item: a guard trip or a duplicate pair)."""
 
 
-def group(config_option: Decorator, handles_errors: Decorator) -> click.Group:
+def group() -> click.Group:
     """The ``review`` command group."""
 
     @click.group("review", help=f"What needs a person, with the evidence. {IDS_HELP}")

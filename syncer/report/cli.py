@@ -1,7 +1,6 @@
 """``callsync report``: the click command (registered in ``syncer/cli.py``).
 
-It imports the shared command-line helpers of ``syncer.cli`` when it runs, not at import, as
-``syncer.cli`` imports this module to register the command.
+The ``--config`` option and the exit codes are every command's (``syncer/cli_common.py``).
 """
 
 from __future__ import annotations
@@ -14,11 +13,11 @@ import click
 from rich.console import Console
 
 from syncer.backfill import BadRangeError, parse_instant
+from syncer.cli_common import EXIT_BAD_INPUT, config_option, handles_errors, open_store
+from syncer.config import load_config
 from syncer.report.html import write_html
 from syncer.report.query import build_report
 from syncer.report.terminal import print_report
-
-EXIT_BAD_INPUT = 2
 
 
 def _range(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
@@ -31,16 +30,7 @@ def _range(since: str | None, until: str | None) -> tuple[datetime | None, datet
 
 
 @click.command("report")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("callsync.yaml"),
-    envvar="CALLSYNC_CONFIG",
-    show_default=True,
-    show_envvar=True,
-    help="The YAML config file.",
-)
+@config_option
 @click.option("--since", help="Calls that happened from this day (2026-01-31) or instant, UTC.")
 @click.option("--until", help="... up to (not including) this day or instant. Default: now.")
 @click.option("--route", "route_from", help="Only the routes from this connection.")
@@ -51,6 +41,7 @@ def _range(since: str | None, until: str | None) -> tuple[datetime | None, datet
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the report as one self-contained HTML page with charts.",
 )
+@handles_errors
 def report(
     config_path: Path,
     since: str | None,
@@ -61,30 +52,15 @@ def report(
 ) -> None:
     """Which calls are missing in which tool, and why: per route and target, per tool and rep,
     and how fresh each connection is. Reads only callsync's database."""
-    from syncer.cli import handles_errors  # here, not at import: see the module docstring
-
-    handles_errors(_report)(config_path, since, until, route_from, as_json, html_path)
-
-
-def _report(
-    config_path: Path,
-    since: str | None,
-    until: str | None,
-    route_from: str | None,
-    as_json: bool,
-    html_path: Path | None,
-) -> None:
-    from syncer.cli import _load, _open
-
     try:
         start, end = _range(since, until)
     except BadRangeError as error:
         click.echo(f"error: {error}", err=True)
         raise SystemExit(EXIT_BAD_INPUT) from None
-    loaded = _load(config_path)
+    loaded = load_config(config_path)
     if route_from is not None and route_from not in loaded.connections:
         raise click.BadParameter(f"unknown connection: {route_from}", param_hint="--route")
-    engine = _open(loaded)
+    engine = open_store(loaded)
     try:
         built = build_report(engine, loaded, since=start, until=end, route_from=route_from)
     finally:
