@@ -7,7 +7,7 @@ quarantine, one transaction per page with its cursor), but under its own cursor
 ``backfill:<stream>`` and its own lease ``backfill:<connection>``: the live cursors of
 ``pull``/``sync`` never move, so a daemon or a cron ``sync`` goes on beside it, and two
 backfills of one connection never run at once. What it loaded is then written through the
-ledger (``syncer.push.push_route``), so nothing the daemon wrote is written twice.
+ledger (``syncer.push_route.push_route``), so nothing the daemon wrote is written twice.
 
 The cursor: ``completed`` = ``{"since", "until", "window", "reached"}`` (every window before
 ``reached`` is stored); ``partial`` = ``{"window": [start, end], "page": <connector partial>}``

@@ -1,6 +1,6 @@
 """A whole ``callsync backfill``: load each chosen connection's range, then push its routes.
 
-The push goes through the ledger (``syncer.push.push_route``), so what the daemon or a
+The push goes through the ledger (``syncer.push_route.push_route``), so what the daemon or a
 ``sync`` already wrote is never written again. A target whose backfill failed is not written
 into in this run (twin matching needs its calls of the range), exactly as ``sync`` defers a
 target whose read failed. A dry run plans the push instead (``syncer.plan``).
@@ -19,7 +19,7 @@ from syncer.backfill import BackfillStats, OnPage, backfill_connection
 from syncer.config import CallsyncConfig, RouteConfig
 from syncer.http.explain import explain
 from syncer.plan import SyncPlan
-from syncer.push import PushStats
+from syncer.push_stats import PushStats
 from syncer.runner import push_one_route, route_name
 
 

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from syncer.http.client import ATTEMPT_EXTENSION
 from syncer.http.ratelimit import PROCESS_PACERS
 from syncer.pull import PullResult
-from syncer.push import PushStats
+from syncer.push_stats import PushStats
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 

@@ -48,43 +48,39 @@ from typing import Any, Protocol
 import structlog
 from sqlalchemy.engine import Engine
 
-from connectors.base import CannotUpdate, Connector, Parked, Resolved, WriteOptions
-from syncer import conflicts, planner, review, stopping
+from connectors.base import Connector, Parked, Resolved, WriteOptions
+from syncer import planner, review, stopping
 from syncer.config import RouteConfig
 from syncer.errors import (
     AmbiguousWriteError,
     AuthError,
-    DatabaseError,
     UnsettledWriteError,
     VendorError,
     VendorUnreachableError,
 )
-from syncer.heartbeat import LEASE_TTL, current_worker, held_lease, kept
-from syncer.http.explain import explain
+from syncer.heartbeat import LEASE_TTL, current_worker, held_lease
 from syncer.http.retry import answer_is_ambiguous
 from syncer.model import Call
-from syncer.plan import SyncPlan, TargetPlan
+from syncer.plan import TargetPlan
 from syncer.push_facts import (
-    kept_edits,
     may_create,
     planned_route,
     planned_row,
-    with_values,
     written_fields,
 )
+from syncer.push_ledger import attempt_count
 from syncer.push_recordings import Recordings
-from syncer.store import ledger, runs
+from syncer.push_stats import PushStats
+from syncer.push_updates import Updates
+from syncer.store import ledger
 from syncer.store.database import durable_transaction
-from syncer.store.leases import Fence, LeaseBusyError
+from syncer.store.leases import Fence
 from syncer.store.ledger import (
-    DONE,
     FAILED,
     IN_DOUBT,
     MATCHED,
     NEEDS_REVIEW,
     PARKED,
-    STALE,
-    WRITTEN,
 )
 from syncer.store.twins import Tolerances, find_twin
 
@@ -92,42 +88,6 @@ log = structlog.get_logger("callsync.push")
 
 Matching = Tolerances  # how close two independently logged calls must be to be one call
 MAX_FAILED_LOOKUPS = 5  # marker look-ups that fail in a row before a person is asked
-
-
-@dataclass
-class PushStats:
-    created: int = 0
-    updated: int = 0
-    adopted: int = 0  # found by marker after a lost answer
-    matched: int = 0  # the target already holds the call (a twin, or a sibling's record)
-    parked: int = 0
-    failed: int = 0
-    stale: int = 0  # changed in the source, cannot be changed in the target
-    in_doubt: int = 0  # may have landed: the next attempt asks by marker
-    needs_review: int = 0
-    recordings: int = 0
-    skipped: int = 0  # filtered out by the route
-    deleted: int = 0  # copies deleted: their call was deleted at the source (propagate)
-    marked: int = 0  # copies whose note now says the call was deleted at the source (mark)
-    error: str | None = None  # why this target's part stopped early (None: it ran through)
-    busy: str | None = None  # who holds the target (another live run): nothing was tried
-    interrupted: bool = False  # a stop was requested: it ended at a write boundary
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    def summary(self) -> str:
-        """One line for people: ``created 3, matched 1`` and why it stopped early, if it did."""
-        if self.busy:
-            return f"skipped: held by {self.busy} (another callsync run is writing into it)"
-        flags = ("error", "busy", "interrupted")
-        counts = {k: v for k, v in self.as_dict().items() if k not in flags and v}
-        text = (
-            ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()) or "nothing to write"
-        )
-        if self.interrupted:
-            text += " (interrupted)"
-        return text + (f" (stopped early: {self.error})" if self.error else "")
 
 
 class PushHooks(Protocol):
@@ -141,7 +101,7 @@ class PushHooks(Protocol):
 
 
 @dataclass
-class Pusher(Recordings):
+class Pusher(Updates, Recordings):
     """Writes the calls of one route into one target."""
 
     engine: Engine
@@ -159,6 +119,10 @@ class Pusher(Recordings):
     plan: TargetPlan | None = None
     hooks: PushHooks | None = None  # not run in a dry run
     _fence: Fence | None = field(default=None, init=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.target.context.name
 
     @property
     def options(self) -> WriteOptions:
@@ -289,7 +253,7 @@ class Pusher(Recordings):
             ledger.claim(
                 conn, self.fence, call.call_uid, self.name, call.call_uid, call.content_hash()
             )
-        self._create(call, resolved, _failures(link))
+        self._create(call, resolved, attempt_count(link))
 
     def _link(self, call: Call, decision: planner.Decision) -> None:
         self.stats.matched += 1
@@ -382,10 +346,10 @@ class Pusher(Recordings):
             self.stats.needs_review += 1
             return
         except VendorError as error:
-            failures = _failures(link)
-            state = NEEDS_REVIEW if failures >= MAX_FAILED_LOOKUPS else IN_DOUBT
-            reason = f"marker look-up failed ({failures}x): {error.message}"
-            self._record(call, state, reason, failures, evidence=link.evidence)
+            attempts = attempt_count(link)
+            state = NEEDS_REVIEW if attempts >= MAX_FAILED_LOOKUPS else IN_DOUBT
+            reason = f"marker look-up failed ({attempts}x): {error.message}"
+            self._record(call, state, reason, attempts, evidence=link.evidence)
             self.stats.needs_review += state == NEEDS_REVIEW
             return
         if found is not None and self.plan is not None:
@@ -398,220 +362,3 @@ class Pusher(Recordings):
             return
         # Certainly not there: planned again as a call the target lacks (twin check first).
         self._execute(call, link, self.decide(call, link, None))
-
-    # --- a call the target holds --------------------------------------------------------------
-
-    def _rewrite(self, call: Call, link: Any, decision: planner.Decision) -> None:
-        """The planned update: only ``decision.fields`` change; what the target keeps (a kept
-        edit, a never-overwrite field) is sent as the target holds it. A target that cannot
-        edit calls (planned stale, or recreate) is asked too: it succeeds when it already says
-        what the call says (a change it cannot hold), else it names the field it refuses."""
-        resolved = self._resolve(call, link)
-        if resolved is None:
-            return
-        if self.plan is not None:
-            if decision.action == "update":
-                self.stats.updated += 1
-            elif decision.action == "stale":
-                self.stats.stale += 1
-            else:
-                self.stats.created += 1
-            self._planned(call, decision)
-            return
-        sent = with_values(call, decision.keep)
-        try:
-            self.target.update(link.remote_id, sent, resolved)
-        except CannotUpdate as cannot:
-            self._cannot_update(call, link, cannot)
-            return
-        except AuthError:
-            raise
-        except (VendorError, AmbiguousWriteError) as error:
-            # The record exists: the next attempt updates it again, it never creates another.
-            self._record(call, FAILED, f"update failed: {error}", _failures(link))
-            self.stats.failed += 1
-            return
-        edits = planned_row(link)
-        kept = {
-            f: v
-            for f, v in (edits.edits.values if edits else {}).items()
-            if f in decision.kept_edits
-        }
-        self._complete(
-            call,
-            link.remote_id,
-            kind=link.kind,
-            fields=written_fields(call, sent),
-            edits=kept_edits(kept, edits.edits.at if edits else None),
-        )
-        self.stats.updated += 1
-
-    def _recreate(self, call: Call, link: Any) -> None:
-        """A target that cannot edit a call: delete callsync's copy, then log it again."""
-        self.target.delete(link.remote_id)
-        self._record(call, FAILED, "deleted to be recreated", 1, forget_remote=True)
-        self._execute(call, None, self.decide(call, None, None))
-
-    def _cannot_update(self, call: Call, link: Any, cannot: CannotUpdate) -> None:
-        """The target refused a field the planner could not know it refuses."""
-        recreate = self.options.recreate_on_change and self.target.write_support.delete
-        if recreate and link.kind == WRITTEN:  # never delete a record callsync did not write
-            self._recreate(call, link)
-            return
-        self._record(call, STALE, f"cannot update in target: {cannot.field}", 1)
-        self.stats.stale += 1
-
-    def _reconcile(self, call: Call, link: Any, decision: planner.Decision) -> None:
-        if link is None or link.state != DONE or link.written_hash == call.content_hash():
-            return
-        held = dict((link.written_fields or {}).get("held") or {})
-        fields = (
-            {"basis": conflicts.digests(conflicts.values(call)), "held": held} if held else None
-        )
-        with self.engine.begin() as conn:
-            ledger.reconcile(
-                conn,
-                self.fence,
-                call.call_uid,
-                self.name,
-                call.content_hash(),
-                fields,
-                decision.reason,
-            )
-
-    # --- ledger writes (all fenced) --------------------------------------------------------------
-
-    def _complete(
-        self,
-        call: Call,
-        remote_id: str,
-        kind: str = WRITTEN,
-        written_hash: str | None = None,
-        **fields: Any,
-    ) -> None:
-        with self.engine.begin() as conn:
-            ledger.complete(
-                conn,
-                self.fence,
-                call.call_uid,
-                self.name,
-                remote_id,
-                call.content_hash() if written_hash is None else written_hash,
-                kind=kind,
-                **fields,
-            )
-
-    def _settle(self, call: Call, link: Any, state: str, reason: str) -> None:
-        self._record(call, state, reason, _failures(link))
-        if state == PARKED:
-            self.stats.parked += 1
-        else:
-            self.stats.failed += 1
-
-    def _record(self, call: Call, state: str, reason: str, failures: int, **extra: Any) -> None:
-        if self.plan is not None:
-            self.plan.note(_PLANNED.get(state, "fail"), call, reason)
-            return
-        with self.engine.begin() as conn:
-            ledger.settle(
-                conn,
-                self.fence,
-                call.call_uid,
-                self.name,
-                state,
-                reason,
-                failures=failures,
-                **extra,
-            )
-
-
-_PLANNED = {
-    PARKED: "park",
-    FAILED: "fail",
-    NEEDS_REVIEW: "review",
-    IN_DOUBT: "review",
-    STALE: "stale",
-}
-
-
-def _failures(link: Any) -> int:
-    """Failed attempts in a row, counting the one being recorded."""
-    return (int(link.attempts) if link is not None else 0) + 1
-
-
-def _push_target(
-    pusher: Pusher, name: str, stop: threading.Event | None, deferred: str | None
-) -> str:
-    """Run one target's part into ``pusher.stats``; returns how it ended, as a run status."""
-    if deferred is not None:
-        pusher.stats.error = f"deferred: its pull failed ({deferred})"
-        return "deferred"
-    try:
-        pusher.run(stop)
-    except LeaseBusyError as busy:
-        pusher.stats.busy = busy.holder.describe() if busy.holder else "another run"
-        log.warning("push.busy", target=name, holder=pusher.stats.busy)
-        return "busy"
-    except stopping.StopRequested:
-        pusher.stats.interrupted = True
-    except DatabaseError:
-        raise  # the store every target shares: nothing else can run either
-    except Exception as error:  # noqa: BLE001 - one target's failure must not stop the rest
-        log.warning("push.aborted", target=name, error=str(error))
-        pusher.stats.error = f"{type(error).__name__}: {explain(error)}"
-    if pusher.stats.interrupted:
-        return "interrupted"
-    return "ok" if pusher.stats.error is None else "failed"
-
-
-def _recorded_push(
-    engine: Engine,
-    route: RouteConfig,
-    pusher: Pusher,
-    name: str,
-    stop: threading.Event | None,
-    deferred: str | None,
-) -> None:
-    """One target's push, recorded as its push run (so ``callsync status`` shows how it ended
-    and why), held by the run's own lease so a killed run is closed as died."""
-    with engine.begin() as conn:
-        run_id, fence = runs.start_held_run(conn, name, "push", current_worker(), LEASE_TTL)
-    with kept(engine, fence):
-        status = "failed"
-        try:
-            status = _push_target(pusher, name, stop, deferred)
-        finally:
-            with engine.begin() as conn:
-                recorded = {"route": f"{route.source} -> {', '.join(route.targets)}"}
-                recorded |= pusher.stats.as_dict()
-                runs.finish_run(conn, run_id, status, recorded, pusher.stats.error)
-
-
-def push_route(
-    engine: Engine,
-    route: RouteConfig,
-    targets: dict[str, Connector],
-    *,
-    source: Connector | None = None,
-    matching: Tolerances | None = None,
-    stop: threading.Event | None = None,
-    deferred: dict[str, str] | None = None,
-    plan: SyncPlan | None = None,
-    hooks: PushHooks | None = None,
-) -> dict[str, PushStats]:
-    """Write the route's calls into each of its targets, each on its own: a target that fails
-    (a vendor outage, an unexpected error) is recorded in its stats and the others go on.
-    ``deferred``: targets not to write into in this run, with why (their read failed).
-    ``plan``: a dry run; each target's actions are recorded there and nothing is written.
-    ``hooks``: run around each target's push, under its lease."""
-    results: dict[str, PushStats] = {}
-    for name in route.targets:
-        pusher = Pusher(engine, route, targets[name], source, matching or Tolerances())
-        pusher.hooks = hooks
-        if plan is not None:  # a dry run is no push run: status keeps showing the real ones
-            pusher.plan = plan.target(f"{route.source} -> {name}", name)
-            _push_target(pusher, name, stop, (deferred or {}).get(name))
-        else:
-            _recorded_push(engine, route, pusher, name, stop, (deferred or {}).get(name))
-        results[name] = pusher.stats
-    return results

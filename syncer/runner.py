@@ -25,7 +25,8 @@ from syncer.http.client import REQUESTS_SENT
 from syncer.http.explain import explain
 from syncer.plan import SyncPlan
 from syncer.pull import OnPullPage, PullResult, pull
-from syncer.push import PushStats, push_route
+from syncer.push_route import push_route
+from syncer.push_stats import PushStats
 from syncer.store import runs
 from syncer.store.twins import Tolerances
 

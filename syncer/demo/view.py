@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from syncer.demo.cycles import DemoRun
 from syncer.demo.scenario import Happened
 from syncer.pull import PullResult, StreamStats
-from syncer.push import PushStats
+from syncer.push_stats import PushStats
 from syncer.store import ledger, repo
 from syncer.store.ledger import links_t
 from syncer.store.repo import sources_t as source_records_t

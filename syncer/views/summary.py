@@ -15,7 +15,7 @@ from syncer.backfill import BackfillStats
 from syncer.backfill_run import BackfillReport
 from syncer.plan import SyncPlan
 from syncer.pull import PullResult
-from syncer.push import PushStats
+from syncer.push_stats import PushStats
 from syncer.runner import Cost, SyncReport
 
 

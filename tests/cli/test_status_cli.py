@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from syncer import status
 from syncer.config import RouteConfig, load_config
-from syncer.push import push_route
+from syncer.push_route import push_route
 from syncer.store import database, ledger, repo, runs
 from tests.cli.test_cli import callsync
 from tests.engine.test_push import make_call, store

@@ -20,7 +20,8 @@ from syncer.connections import DatabaseConnectorState
 from syncer.errors import AmbiguousWriteError, UnsettledWriteError, VendorError
 from syncer.model import Call, Direction, Outcome, Party, PhoneNumber, SourceIdentity
 from syncer.pull import StreamStats, commit_page
-from syncer.push import Pusher, push_route
+from syncer.push import Pusher
+from syncer.push_route import push_route
 from syncer.store import leases, repo
 from tests.engine.test_push import MemoryTarget, make_call, store
 

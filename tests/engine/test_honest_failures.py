@@ -6,7 +6,7 @@ from __future__ import annotations
 from syncer.config import RouteConfig
 from syncer.errors import AuthError, VendorUnreachableError
 from syncer.pull import PullResult
-from syncer.push import push_route
+from syncer.push_route import push_route
 from syncer.runner import SyncReport
 from tests.engine.test_exactly_once import Target, context, row
 from tests.engine.test_push import make_call, store

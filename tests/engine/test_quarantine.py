@@ -10,7 +10,7 @@ from syncer import quarantine
 from syncer.config import RouteConfig
 from syncer.mapping import load_tables
 from syncer.pull import pull
-from syncer.push import push_route
+from syncer.push_route import push_route
 from syncer.store import ledger
 from syncer.store.quarantined import Filters
 from tests.connectors.amplemarket.harness import AmplemarketHarness

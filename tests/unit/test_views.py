@@ -13,7 +13,7 @@ from rich.console import Console
 from syncer.backfill import BackfillStats
 from syncer.backfill_run import BackfillReport
 from syncer.pull import PullProgress, PullResult, StreamStats
-from syncer.push import PushStats
+from syncer.push_stats import PushStats
 from syncer.runner import Cost, SyncReport
 from syncer.views import output, progress, summary
 from syncer.views.output import Mode

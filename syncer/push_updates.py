@@ -1,0 +1,117 @@
+"""Updating a call the target already holds: the planned fields, a refused field, a recreate.
+
+A mixin of :class:`syncer.push.Pusher` (its attributes are the pusher's). A record callsync
+holds a remote id for is only ever updated (or, where the route asks and callsync wrote it,
+deleted and logged again): never created a second time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.base import CannotUpdate, Connector, Resolved, WriteOptions
+from syncer import conflicts, planner
+from syncer.errors import AmbiguousWriteError, AuthError, VendorError
+from syncer.model import Call
+from syncer.push_facts import kept_edits, planned_row, with_values, written_fields
+from syncer.push_ledger import LedgerWrites, attempt_count
+from syncer.store import ledger
+from syncer.store.ledger import DONE, FAILED, STALE, WRITTEN
+
+
+class Updates(LedgerWrites):
+    target: Connector
+
+    @property
+    def options(self) -> WriteOptions:
+        raise NotImplementedError
+
+    def decide(self, call: Call, link: Any, row: Any) -> planner.Decision:
+        raise NotImplementedError
+
+    def _execute(self, call: Call, link: Any, decision: planner.Decision) -> None:
+        raise NotImplementedError
+
+    def _resolve(self, call: Call, link: Any) -> Resolved | None:
+        raise NotImplementedError
+
+    def _planned(self, call: Call, decision: planner.Decision) -> None:
+        raise NotImplementedError
+
+    def _rewrite(self, call: Call, link: Any, decision: planner.Decision) -> None:
+        """The planned update: only ``decision.fields`` change; what the target keeps (a kept
+        edit, a never-overwrite field) is sent as the target holds it. A target that cannot
+        edit calls (planned stale, or recreate) is asked too: it succeeds when it already says
+        what the call says (a change it cannot hold), else it names the field it refuses."""
+        resolved = self._resolve(call, link)
+        if resolved is None:
+            return
+        if self.plan is not None:
+            if decision.action == "update":
+                self.stats.updated += 1
+            elif decision.action == "stale":
+                self.stats.stale += 1
+            else:
+                self.stats.created += 1
+            self._planned(call, decision)
+            return
+        sent = with_values(call, decision.keep)
+        try:
+            self.target.update(link.remote_id, sent, resolved)
+        except CannotUpdate as cannot:
+            self._cannot_update(call, link, cannot)
+            return
+        except AuthError:
+            raise
+        except (VendorError, AmbiguousWriteError) as error:
+            # The record exists: the next attempt updates it again, it never creates another.
+            self._record(call, FAILED, f"update failed: {error}", attempt_count(link))
+            self.stats.failed += 1
+            return
+        edits = planned_row(link)
+        kept = {
+            f: v
+            for f, v in (edits.edits.values if edits else {}).items()
+            if f in decision.kept_edits
+        }
+        self._complete(
+            call,
+            link.remote_id,
+            kind=link.kind,
+            fields=written_fields(call, sent),
+            edits=kept_edits(kept, edits.edits.at if edits else None),
+        )
+        self.stats.updated += 1
+
+    def _recreate(self, call: Call, link: Any) -> None:
+        """A target that cannot edit a call: delete callsync's copy, then log it again."""
+        self.target.delete(link.remote_id)
+        self._record(call, FAILED, "deleted to be recreated", 1, forget_remote=True)
+        self._execute(call, None, self.decide(call, None, None))
+
+    def _cannot_update(self, call: Call, link: Any, cannot: CannotUpdate) -> None:
+        """The target refused a field the planner could not know it refuses."""
+        recreate = self.options.recreate_on_change and self.target.write_support.delete
+        if recreate and link.kind == WRITTEN:  # never delete a record callsync did not write
+            self._recreate(call, link)
+            return
+        self._record(call, STALE, f"cannot update in target: {cannot.field}", 1)
+        self.stats.stale += 1
+
+    def _reconcile(self, call: Call, link: Any, decision: planner.Decision) -> None:
+        if link is None or link.state != DONE or link.written_hash == call.content_hash():
+            return
+        held = dict((link.written_fields or {}).get("held") or {})
+        fields = (
+            {"basis": conflicts.digests(conflicts.values(call)), "held": held} if held else None
+        )
+        with self.engine.begin() as conn:
+            ledger.reconcile(
+                conn,
+                self.fence,
+                call.call_uid,
+                self.name,
+                call.content_hash(),
+                fields,
+                decision.reason,
+            )
