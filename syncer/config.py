@@ -290,5 +290,5 @@ def _attach_settings(
         try:
             load_tables()[connection.kind].with_overrides(connection.mapping)
         except MappingError as exc:
-            return [document.error((*prefix, "mapping"), str(exc))]
+            return [document.error((*prefix, "mapping", *exc.key), str(exc))]
     return []

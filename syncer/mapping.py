@@ -39,8 +39,17 @@ CANONICAL: Mapping[str, type[Canonical]] = MappingProxyType(
 REQUIRED = ("outcome", "direction", "call_method", "sequence_action")
 
 
+Key: TypeAlias = tuple[str, ...]
+
+
 class MappingError(ValueError):
-    """A mapping file, override or lookup is wrong; the message says where."""
+    """A mapping file, override or lookup is wrong; the message says where. ``key`` is the path
+    of the offending entry below a connection's ``mapping:`` override (empty elsewhere), so the
+    config can name that entry's own line."""
+
+    def __init__(self, message: str, key: Key = ()) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class UnmappedValueError(MappingError):
@@ -144,19 +153,27 @@ class Dimension:
     write: WriteMap | str = ""
     lossy: Mapping[Canonical, str] = dataclasses.field(default_factory=dict)
 
-    def merged(self, where: str, override: DimensionOverride) -> Dimension:
-        read, write = self.read, self.write
+    def merged(self, where: str, key: Key, override: DimensionOverride) -> Dimension:
+        """This dimension with a connection's override over it. A read entry for a vendor value
+        the file does not list adds that value (a disposition or outcome the team created);
+        a write entry may target it then. ``key`` locates the override in the config."""
+        read, write, dim = self.read, self.write, self
         if override.read:
             if isinstance(read, str):
-                raise MappingError(f"{where}.read: reading is unsupported: {read}")
-            read = {**read, **_read_map(f"{where}.read", self, override.read, complete=False)}
+                at = (*key, "read")
+                raise MappingError(f"{where}.read: reading is unsupported: {read}", at)
+            added = tuple(value for value in override.read if value not in self.values)
+            dim = replace(self, values=(*self.values, *added))
+            read = {**read, **_read_map(f"{where}.read", dim, override.read, (*key, "read"))}
         if override.write:
             if isinstance(write, str):
-                raise MappingError(f"{where}.write: writing is unsupported: {write}")
-            write = {**write, **_write_map(f"{where}.write", self, override.write, complete=False)}
+                at = (*key, "write")
+                raise MappingError(f"{where}.write: writing is unsupported: {write}", at)
+            write = {**write, **_write_map(f"{where}.write", dim, override.write, (*key, "write"))}
         note = "lossy under this connection's mapping override"
         lossy = {c: self.lossy.get(c, note) for c in lossy_values(read, write)}
-        return replace(self, read=_frozen(read), write=_frozen(write), lossy=_frozen(lossy))
+        frozen = {"read": _frozen(read), "write": _frozen(write), "lossy": _frozen(lossy)}
+        return replace(dim, **frozen)
 
 
 def _frozen(value: Mapping[Any, Any] | str) -> Any:
@@ -173,31 +190,45 @@ def lossy_values(read: ReadMap | str, write: WriteMap | str) -> set[Canonical]:
     return {member for member, target in write.items() if read[target] != member}
 
 
-def _member(where: str, enum: type[Canonical], raw: str) -> Canonical:
+def _member(where: str, enum: type[Canonical], raw: str, key: Key = ()) -> Canonical:
     try:
         return enum(raw)
     except ValueError:
         allowed = ", ".join(enum)
         raise MappingError(
-            f"{where}: {raw!r} is not a canonical {enum.__name__} ({allowed})"
+            f"{where}: {raw!r} is not a canonical {enum.__name__} ({allowed})", key
         ) from None
 
 
-def _read_map(where: str, dim: Dimension, raw: Mapping[str, str | None], complete: bool) -> ReadMap:
+def _read_map(
+    where: str, dim: Dimension, raw: Mapping[str, str | None], override: Key | None = None
+) -> ReadMap:
+    """The read map of a file (``override`` None: every vendor value needs an entry) or of a
+    connection's override at ``override`` (entries for some values)."""
+    at = () if override is None else override
     for key in raw:
         if key not in dim.values:
             raise MappingError(f"{where}.{key}: {key!r} is not one of the vendor `values`")
-    if complete and (missing := [value for value in dim.values if value not in raw]):
+    if override is None and (missing := [value for value in dim.values if value not in raw]):
         raise MappingError(f"{where}: no entry for vendor value(s) {missing}")
-    return {k: None if t is None else _member(f"{where}.{k}", dim.enum, t) for k, t in raw.items()}
+    return {
+        k: None if t is None else _member(f"{where}.{k}", dim.enum, t, (*at, k))
+        for k, t in raw.items()
+    }
 
 
-def _write_map(where: str, dim: Dimension, raw: Mapping[str, str], complete: bool) -> WriteMap:
-    write = {_member(f"{where}.{key}", dim.enum, key): target for key, target in raw.items()}
-    for member, target in write.items():
+def _write_map(
+    where: str, dim: Dimension, raw: Mapping[str, str], override: Key | None = None
+) -> WriteMap:
+    """Like :func:`_read_map`, the other way: canonical value -> vendor value."""
+    at = () if override is None else override
+    write = {_member(f"{where}.{k}", dim.enum, k, (*at, k)): target for k, target in raw.items()}
+    for (key, target), member in zip(raw.items(), write, strict=True):
         if target not in dim.values:
-            raise MappingError(f"{where}.{member}: {target!r} is not one of the vendor `values`")
-    if complete and (missing := [str(member) for member in dim.enum if member not in write]):
+            hint = " (a new vendor value needs a `read` entry of this override)" if at else ""
+            message = f"{where}.{member}: {target!r} is not one of the vendor `values`{hint}"
+            raise MappingError(message, (*at, key))
+    if override is None and (missing := [str(m) for m in dim.enum if m not in write]):
         raise MappingError(f"{where}: no entry for canonical value(s) {missing}")
     return write
 
@@ -221,11 +252,11 @@ def _build(where: str, enum: type[Canonical], entry: DimensionSpec | Unsupported
     if isinstance(entry.read, Unsupported):
         dim = replace(dim, read=entry.read.unsupported)
     else:
-        dim = replace(dim, read=_read_map(f"{where}.read", dim, entry.read, complete=True))
+        dim = replace(dim, read=_read_map(f"{where}.read", dim, entry.read))
     if isinstance(entry.write, Unsupported):
         dim = replace(dim, write=entry.write.unsupported)
     else:
-        dim = replace(dim, write=_write_map(f"{where}.write", dim, entry.write, complete=True))
+        dim = replace(dim, write=_write_map(f"{where}.write", dim, entry.write))
     if isinstance(dim.read, str) and isinstance(dim.write, str):
         raise MappingError(f"{where}: both directions unsupported; use `unsupported:` instead")
     lossy = _check_lossy(f"{where}.lossy", dim, entry.lossy)
@@ -297,11 +328,12 @@ class VendorTable:
         dimensions = dict(self.dimensions)
         for name, override in overrides.dimension_overrides().items():
             where = f"{self.system} mapping override: {name}"
-            dimensions[name] = self.dimension(name).merged(where, override)
+            dimensions[name] = self.dimension(name).merged(where, (name,), override)
         labels = {_label_key(k): v for k, v in overrides.outcome_by_disposition.items()}
         if len(labels) != len(overrides.outcome_by_disposition):
             given = sorted(overrides.outcome_by_disposition)
-            raise MappingError(f"{self.system} outcome_by_disposition: {given} repeat a label")
+            message = f"{self.system} outcome_by_disposition: {given} repeat a label"
+            raise MappingError(message, ("outcome_by_disposition",))
         return replace(
             self,
             dimensions=MappingProxyType(dimensions),

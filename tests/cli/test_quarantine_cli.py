@@ -21,6 +21,7 @@ from tests.engine.quarantine_world import (
     mappings_knowing,
     open_rows,
     quarantined_world,
+    stored_call,
 )
 
 
@@ -91,6 +92,35 @@ def test_retry_maps_with_the_current_tables_and_asks_no_vendor(setup, tmp_path, 
     results = {result["connection"]: result for result in json.loads(again.stdout)}
     assert (results[NAME]["retried"], results[NAME]["mapped"]) == (1, 0)
     assert harness.emulator.stats.total == 0
+
+
+def test_retry_maps_a_value_the_config_override_adds_and_asks_no_vendor(setup):
+    """The shipped mapping never learns the value: the team adds it under ``mapping:``."""
+    config, harness = setup
+    before = invoke("retry", "--config", str(config), "--connection", NAME)
+    assert f"{NAME}: retried 2, mapped 0, still quarantined 2" in before.stdout
+    text = config.read_text().replace(
+        "    kind: close\n",
+        f"    kind: close\n    mapping:\n      outcome:\n        read:\n          {UNKNOWN}: connected\n",
+    )
+    config.write_text(text)
+    assert invoke_config_check(config).exit_code == 0
+
+    retried = invoke("retry", "--config", str(config), "--connection", NAME)
+
+    assert retried.exit_code == 0, retried.output
+    assert f"{NAME}: retried 2, mapped 1, still quarantined 1" in retried.stdout
+    assert harness.emulator.stats.total == 0
+    engine = database.create_engine(_url(config))
+    try:
+        assert set(open_rows(engine)) == {BROKEN}
+        assert stored_call(engine, TELEPORTED) is not None
+    finally:
+        engine.dispose()
+
+
+def invoke_config_check(config):
+    return CliRunner().invoke(main, ["config", "check", "--config", str(config)])
 
 
 def _url(config) -> str:

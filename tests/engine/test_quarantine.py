@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
 from syncer import quarantine
 from syncer.config import RouteConfig
-from syncer.mapping import load_tables
+from syncer.mapping import DimensionOverride, MappingOverrides, load_tables
 from syncer.pull import pull
 from syncer.push_route import push_route
 from syncer.store import ledger
@@ -35,6 +37,12 @@ def learn_teleported(harness, tmp_path) -> None:
     """The Close table now reads the unknown disposition (a newer mappings/close.yaml)."""
     directory = mappings_knowing(tmp_path / "mappings", "close", "outcome", UNKNOWN, "connected")
     harness.table = load_tables(directory)["close"]
+
+
+def override_teleported(harness, tmp_path) -> None:
+    """The connection's ``mapping:`` override adds the disposition the shipped file lacks."""
+    read = DimensionOverride(read={UNKNOWN: "connected"})
+    harness.table = load_tables()["close"].with_overrides(MappingOverrides(outcome=read))
 
 
 def test_retry_maps_what_the_mapping_now_knows_without_a_request_and_push_routes_it(
@@ -70,8 +78,9 @@ def test_retry_maps_what_the_mapping_now_knows_without_a_request_and_push_routes
     assert [r for r in target.records.values() if r["id"] == link.remote_id]
 
 
+@pytest.mark.parametrize("learn", [learn_teleported, override_teleported])
 def test_the_next_pull_retries_once_per_mapping_change_without_extra_requests(
-    engine, tmp_path, monkeypatch
+    engine, tmp_path, monkeypatch, learn
 ):
     harness = quarantined_world(engine)
     sent_by_replay: list[int] = []
@@ -88,7 +97,7 @@ def test_the_next_pull_retries_once_per_mapping_change_without_extra_requests(
     assert unchanged.remapped == 0
     assert {key: r.attempts for key, r in open_rows(engine).items()} == {TELEPORTED: 1, BROKEN: 1}
 
-    learn_teleported(harness, tmp_path)
+    learn(harness, tmp_path)
     harness.emulator.stats.reset()
     changed = pull(engine, harness.connector(engine))
 

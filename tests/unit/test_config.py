@@ -136,6 +136,27 @@ def test_bad_mapping_override(tmp_path):
     assert "callsync.yaml:13: connections.pd.mapping.outcome_by_disposition.Odd: " in message
 
 
+def test_an_override_adding_a_vendor_value_is_valid(tmp_path):
+    text = VALID.replace(
+        "    api_key: ${CLOSE_KEY}",
+        "    api_key: ${CLOSE_KEY}\n    mapping:\n      outcome:\n        read:\n"
+        "          teleported: connected",
+    )
+    config = load_config(write(tmp_path, text), env={"CLOSE_KEY": "k"})
+    assert config.connections["close"].mapping is not None
+
+
+def test_an_unknown_canonical_target_names_its_own_line(tmp_path):
+    text = VALID.replace(
+        "    api_key: ${CLOSE_KEY}",
+        "    api_key: ${CLOSE_KEY}\n    mapping:\n      outcome:\n        read:\n"
+        "          answered: connected\n          teleported: beamed",
+    )
+    message = problem(tmp_path, text)
+    assert "callsync.yaml:11: connections.close.mapping.outcome.read.teleported: " in message
+    assert "'beamed' is not a canonical Outcome" in message
+
+
 def test_example_fallbacks_are_the_emulators_demo_credentials():
     """`callsync emulators` + the example config must work with no environment at all."""
     import connectors

@@ -392,11 +392,33 @@ def test_an_override_recomputes_lossiness(tables: dict[str, VendorTable]) -> Non
     assert lossy[Outcome.BLOCKED] == tables["pipedrive"].lossy("outcome")[Outcome.BLOCKED]
 
 
+def test_an_override_adds_a_vendor_value_the_file_does_not_know(
+    tables: dict[str, VendorTable],
+) -> None:
+    """A team's own Close disposition or Outreach outcome: read (and written) like the rest."""
+    close = tables["close"].with_overrides(
+        MappingOverrides(outcome=DimensionOverride(read={"teleported": "connected"}))
+    )
+    assert close.read("outcome", "teleported") == Outcome.CONNECTED
+    assert "teleported" in close.dimension("outcome").values
+    assert "teleported" not in tables["close"].dimension("outcome").values
+    config = {"outcome": {"read": {"Bounced": "failed"}, "write": {"failed": "Bounced"}}}
+    outreach = tables["outreach"].with_overrides(MappingOverrides.model_validate(config))
+    assert outreach.read("outcome", "Bounced") == Outcome.FAILED
+    assert outreach.write("outcome", Outcome.FAILED) == "Bounced"
+    assert Outcome.FAILED not in outreach.lossy("outcome")  # it round-trips now
+
+
 BAD_OVERRIDES = {
-    "read key not a vendor value": (
+    "read target of a new vendor value not canonical": (
         "close",
-        {"outcome": {"read": {"hung-up": "no_answer"}}},
+        {"outcome": {"read": {"hung-up": "hung_up"}}},
         "outcome.read.hung-up",
+    ),
+    "write target neither known nor added": (
+        "outreach",
+        {"outcome": {"read": {"Bounced": "failed"}, "write": {"busy": "Engaged"}}},
+        "outcome.write.busy",
     ),
     "read target not canonical": (
         "close",
