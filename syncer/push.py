@@ -49,7 +49,7 @@ import structlog
 from sqlalchemy.engine import Engine
 
 from connectors.base import Connector, Parked, Resolved, WriteOptions
-from syncer import planner, review, stopping
+from syncer import planner, review_choice, stopping
 from syncer.config import RouteConfig
 from syncer.errors import (
     AmbiguousWriteError,
@@ -295,7 +295,7 @@ class Pusher(Updates, Recordings):
         if not self.target.takes_chosen_person:
             return call
         with self.engine.connect() as conn:
-            return review.with_choice(conn, self.name, self.target.kind, call)
+            return review_choice.with_choice(conn, self.name, self.target.kind, call)
 
     def _create(self, call: Call, resolved: Resolved, failures: int) -> None:
         try:

@@ -1,4 +1,5 @@
-"""``callsync review list|resolve`` (the engine side is ``syncer/review.py``).
+"""``callsync review list|resolve`` (the engine side is ``syncer/review_queue.py``
+for listing, ``syncer/review_resolve.py`` for settling).
 
 ``syncer/cli.py`` registers the group built by :func:`group`; the ``--config`` option and the
 exit codes are every command's (``syncer/cli_common.py``).
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from syncer import review
+from syncer import review_queue, review_resolve
 from syncer.cli_common import EXIT_BAD_INPUT, config_option, handles_errors
 from syncer.config import CallsyncConfig, load_config
 from syncer.store import database
@@ -31,7 +32,7 @@ def group() -> click.Group:
 
     @review_group.command("list")
     @config_option
-    @click.option("--kind", type=click.Choice(review.KINDS), help="Only items of this kind.")
+    @click.option("--kind", type=click.Choice(review_queue.KINDS), help="Only items of this kind.")
     @click.option("--connection", "name", help="Only items of this connection (the target).")
     @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
     @handles_errors
@@ -41,8 +42,12 @@ def group() -> click.Group:
         loaded = load_config(config_path)
         engine = database.open_migrated(loaded.database.url)
         try:
-            found = review.items(
-                engine, _kinds(loaded), review.tolerances_of(loaded), kind=kind, connection=name
+            found = review_queue.items(
+                engine,
+                _kinds(loaded),
+                review_queue.tolerances_of(loaded),
+                kind=kind,
+                connection=name,
             )
         finally:
             engine.dispose()
@@ -66,15 +71,15 @@ def group() -> click.Group:
         loaded = load_config(config_path)
         engine = database.open_migrated(loaded.database.url)
         try:
-            done = review.resolve(
+            done = review_resolve.resolve(
                 engine,
                 item_id,
                 option,
                 kinds=_kinds(loaded),
-                tolerances=review.tolerances_of(loaded),
+                tolerances=review_queue.tolerances_of(loaded),
                 remote_id=remote_id,
             )
-        except review.ReviewError as error:
+        except review_queue.ReviewError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(EXIT_BAD_INPUT)
         finally:
@@ -88,7 +93,7 @@ def _kinds(loaded: CallsyncConfig) -> dict[str, str]:
     return {name: connection.kind for name, connection in loaded.connections.items()}
 
 
-def _print(found: list[review.Item], as_json: bool) -> None:
+def _print(found: list[review_queue.Item], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([item.as_dict() for item in found], indent=2, default=str))
         return

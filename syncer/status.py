@@ -16,7 +16,7 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from connectors.base import COVERAGE_STATE_KEY
-from syncer import review as review_queue
+from syncer import review_queue
 from syncer.config import CallsyncConfig
 from syncer.store import ledger, repo, review, runs
 

@@ -248,7 +248,7 @@ def test_rewriting_more_than_max_share_trips_before_the_first_write(synced: Worl
 
 @pytest.mark.parametrize("synced", [("ignore", "    guard: {min_count: 1}")], indirect=True)
 def test_an_accepted_trip_lets_one_run_through_and_the_next_trip_waits_again(synced: World2):
-    from syncer import review
+    from syncer import review_resolve
     from syncer.store.twins import Tolerances
 
     written = synced.links("written")
@@ -257,7 +257,9 @@ def test_an_accepted_trip_lets_one_run_through_and_the_next_trip_waits_again(syn
         synced.edit_in_ample(row.origin_external_id, "bulk edit, checked by a person")
     assert synced.sync().failed
     [trip] = synced.trips()
-    review.resolve(synced.engine, f"r:{trip.id}", "accept", kinds={}, tolerances=Tolerances())
+    review_resolve.resolve(
+        synced.engine, f"r:{trip.id}", "accept", kinds={}, tolerances=Tolerances()
+    )
     accepted = synced.sync()
     assert not accepted.failed, accepted
     assert _close(accepted).updated == len(edited)

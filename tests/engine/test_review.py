@@ -1,4 +1,4 @@
-"""The review queue (``syncer/review.py``): each kind is listed with its evidence, settled by
+"""The review queue (``syncer/review_queue.py``, ``syncer/review_resolve.py``): each kind is listed with its evidence, settled by
 each of its options with who and when recorded, and the next push honours the decision."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from connectors.base import ConnectorContext, Parked, Resolved, WriteOptions, Written
-from syncer import mapping, review
+from syncer import mapping, review_queue, review_resolve
 from syncer.connections import DatabaseConnectorState
 from syncer.model import Call, Outcome, SourceIdentity
 from syncer.store import leases, ledger
@@ -77,12 +77,12 @@ def open_target(context) -> OpenTarget:
     return OpenTarget(context)
 
 
-def listed(engine, kinds=KINDS, **filters) -> dict[str, review.Item]:
-    return {item.id: item for item in review.items(engine, kinds, TOL, **filters)}
+def listed(engine, kinds=KINDS, **filters) -> dict[str, review_queue.Item]:
+    return {item.id: item for item in review_queue.items(engine, kinds, TOL, **filters)}
 
 
 def settle(engine, item_id: str, option: str, **extra) -> str:
-    return review.resolve(engine, item_id, option, kinds=KINDS, tolerances=TOL, **extra)
+    return review_resolve.resolve(engine, item_id, option, kinds=KINDS, tolerances=TOL, **extra)
 
 
 def assert_recorded_by_a_person(evidence: dict, decision: str) -> None:
@@ -103,7 +103,11 @@ def parked_call(engine, target) -> Call:
 def test_an_ambiguous_identity_is_listed_with_its_candidates(engine, main_line):
     call = parked_call(engine, main_line)
     item = listed(engine)[f"w:dst:{call.call_uid}"]
-    assert (item.kind, item.call_uid, item.connection) == (review.AMBIGUOUS, call.call_uid, "dst")
+    assert (item.kind, item.call_uid, item.connection) == (
+        review_queue.AMBIGUOUS,
+        call.call_uid,
+        "dst",
+    )
     assert item.options == ("p1", "p2", "retry", "skip")
     assert item.evidence["candidates"] == ["p1", "p2"]
     assert item.evidence["call"]["to"] == "+14155550100"
@@ -130,10 +134,12 @@ def test_a_target_that_cannot_take_a_choice_offers_retry_and_skip_only(engine, m
     item_id = f"w:dst:{call.call_uid}"
     kinds = {"dst": "outreach"}
     assert listed(engine, kinds)[item_id].options == ("retry", "skip")
-    with pytest.raises(review.ReviewError, match=re.escape("takes retry | skip")):
-        review.resolve(engine, item_id, "p1", kinds=kinds, tolerances=TOL)
-    assert review.takes_choice("close") and review.takes_choice("pipedrive")
-    assert not review.takes_choice("outreach") and not review.takes_choice("amplemarket")
+    with pytest.raises(review_queue.ReviewError, match=re.escape("takes retry | skip")):
+        review_resolve.resolve(engine, item_id, "p1", kinds=kinds, tolerances=TOL)
+    assert review_queue.takes_choice("close") and review_queue.takes_choice("pipedrive")
+    assert not review_queue.takes_choice("outreach") and not review_queue.takes_choice(
+        "amplemarket"
+    )
 
 
 def test_skip_and_retry_of_an_ambiguous_identity(engine, main_line):
@@ -179,7 +185,7 @@ def needs_review(engine, call: Call) -> None:
 def test_an_in_doubt_write_is_listed_and_recreated_by_the_next_push(engine, open_target):
     call = make_call(1)
     needs_review(engine, call)
-    item = listed(engine, kind=review.IN_DOUBT)[f"w:dst:{call.call_uid}"]
+    item = listed(engine, kind=review_queue.IN_DOUBT)[f"w:dst:{call.call_uid}"]
     assert item.options == ("adopt", "recreate", "skip")
     assert item.evidence["activity"] == 77 and item.why == "logged for another user"
     assert push(engine, open_target).created == 0  # waits for a person
@@ -192,7 +198,7 @@ def test_an_in_doubt_write_is_adopted_or_skipped(engine, open_target):
     adopted, skipped = make_call(1), make_call(2)
     needs_review(engine, adopted)
     needs_review(engine, skipped)
-    with pytest.raises(review.ReviewError, match="remote record's id"):
+    with pytest.raises(review_queue.ReviewError, match="remote record's id"):
         settle(engine, f"w:dst:{adopted.call_uid}", "adopt")
     assert settle(engine, f"w:dst:{adopted.call_uid}", "adopt", remote_id="acti_5") == (
         "adopted acti_5"
@@ -224,7 +230,7 @@ def linked_twin(engine, target) -> tuple[Call, Call]:
 
 def test_a_twin_that_disagrees_is_listed_with_both_sides(engine, open_target):
     call, twin = linked_twin(engine, open_target)
-    item = listed(engine, kind=review.TWIN_DISAGREES)[f"t:dst:{call.call_uid}"]
+    item = listed(engine, kind=review_queue.TWIN_DISAGREES)[f"t:dst:{call.call_uid}"]
     assert item.options == ("keep", "update-twin", "unlink")
     assert "outcome no_answer in the source, connected in the twin" in item.why
     assert item.evidence["twin"]["record"] == "acti_9"
@@ -273,7 +279,7 @@ def test_unlink_makes_the_next_push_create_the_call(engine, open_target):
 def record_guard_trip(engine, subject: str) -> int:
     with engine.begin() as conn:
         stmt = insert_for(conn, store_review.review_t).values(
-            kind=review.GUARD_TRIP,
+            kind=review_queue.GUARD_TRIP,
             connection="dst",
             subject=subject,
             other="",
@@ -286,7 +292,7 @@ def record_guard_trip(engine, subject: str) -> int:
 @pytest.mark.parametrize("option", ["accept", "dismiss"])
 def test_a_guard_trip_is_accepted_or_dismissed(engine, option):
     item_id = f"r:{record_guard_trip(engine, 'src -> dst')}"
-    item = listed(engine, kind=review.GUARD_TRIP)[item_id]
+    item = listed(engine, kind=review_queue.GUARD_TRIP)[item_id]
     assert (item.why, item.evidence["share"], item.options) == (
         "would delete 40 of 100 calls written",
         0.4,
@@ -295,7 +301,7 @@ def test_a_guard_trip_is_accepted_or_dismissed(engine, option):
     assert settle(engine, item_id, option).startswith(f"{option}, recorded by ")
     with engine.connect() as conn:
         row = conn.execute(store_review.review_t.select()).one()
-    assert review.decision_of(row) == option and row.resolution.startswith(f"{option} by ")
+    assert review_resolve.decision_of(row) == option and row.resolution.startswith(f"{option} by ")
     assert_recorded_by_a_person(row.detail, option)
     assert listed(engine) == {}
 
@@ -317,9 +323,9 @@ def test_a_duplicate_pair_is_settled(engine, option):
     settle(engine, item.id, option)
     with engine.connect() as conn:
         row = conn.execute(store_review.review_t.select()).one()
-    assert review.decision_of(row) == option and row.resolved_at is not None
+    assert review_resolve.decision_of(row) == option and row.resolved_at is not None
     assert listed(engine) == {}
-    with pytest.raises(review.ReviewError, match="no item"):
+    with pytest.raises(review_queue.ReviewError, match="no item"):
         settle(engine, item.id, option)  # settled once
 
 
@@ -334,10 +340,13 @@ def test_unknown_ids_and_options_are_refused(engine, main_line):
         "nonsense",
         "r:",
     ):
-        with pytest.raises(review.ReviewError, match="no item"):
+        with pytest.raises(review_queue.ReviewError, match="no item"):
             settle(engine, item_id, "skip")
-    with pytest.raises(review.ReviewError, match=re.escape("takes accept | dismiss")):
+    with pytest.raises(review_queue.ReviewError, match=re.escape("takes accept | dismiss")):
         settle(engine, trip, "merged")
-    with pytest.raises(review.ReviewError, match="not 'p3'"):
+    with pytest.raises(review_queue.ReviewError, match="not 'p3'"):
         settle(engine, f"w:dst:{call.call_uid}", "p3")
-    assert review.counts(engine, TOL) == {review.AMBIGUOUS: 1, review.GUARD_TRIP: 1}
+    assert review_queue.counts(engine, TOL) == {
+        review_queue.AMBIGUOUS: 1,
+        review_queue.GUARD_TRIP: 1,
+    }
