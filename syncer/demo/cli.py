@@ -69,8 +69,9 @@ def demo(seed: int, calls: int, keep: Path | None, serve: bool, as_json: bool, q
         try:
             database.upgrade(engine)
             run = _run(config, engine, Scenario(config, fleet, world))
-            summary = _summary(run, engine, config, world, began, directory, keep)
-            _print(console, run, summary, engine, config, as_json=as_json, quiet=quiet)
+            shown = view.shown_runs(run)
+            summary = _summary(run, shown, engine, config, world, began, directory, keep)
+            _print(console, shown, summary, engine, config, as_json=as_json, quiet=quiet)
             if serve and not run.interrupted:
                 _serve(fleet, directory)
         finally:
@@ -113,6 +114,7 @@ def _run(config: CallsyncConfig, engine: Engine, scenario: Scenario) -> DemoRun:
 
 def _summary(
     run: DemoRun,
+    shown: list[view.Shown],
     engine: Engine,
     config: CallsyncConfig,
     world: World,
@@ -120,7 +122,7 @@ def _summary(
     directory: Path,
     keep: Path | None,
 ) -> dict[str, Any]:
-    runs = view.runs_of(run)
+    runs = view.runs_of(shown)
     end = view.outcome(engine)
     return {
         "seed": world.seed,
@@ -138,13 +140,13 @@ def _summary(
 
 
 def _print(
-    console: Console, run: DemoRun, summary: dict[str, Any], engine: Engine,
+    console: Console, shown: list[view.Shown], summary: dict[str, Any], engine: Engine,
     config: CallsyncConfig, *, as_json: bool, quiet: bool,
 ) -> None:  # fmt: skip
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
         return
-    view.print_runs(console, summary["runs"])
+    view.print_runs(console, shown)
     view.print_waiting(console, summary["waiting"])
     if not quiet:
         _show_coverage(engine, config, console)

@@ -1,11 +1,14 @@
 """What the demo shows: per run (the backfill, then each cycle) what was read from each tool
 and what moved into each target, then what waits and why (parked writes, quarantined
-records), as rich tables, one JSON document, or one line."""
+records), as rich tables, one JSON document, or one line. A run is summed up and its tables
+drawn by the views ``backfill`` and ``sync`` print through (``syncer/views``), so "what moved
+where" has one rendering."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,63 +18,67 @@ from sqlalchemy.engine import Engine
 
 from syncer.demo.cycles import DemoRun
 from syncer.demo.scenario import Happened
-from syncer.pull import PullResult, StreamStats
-from syncer.push_stats import PushStats
 from syncer.store import ledger, repo
 from syncer.store.ledger import links_t
 from syncer.store.repo import sources_t as source_records_t
+from syncer.views import output, summary
+from syncer.views.summary import RunSummary
 
-# PushStats fields as the demo names them, in the order shown.
-WRITE_COLUMNS = {
-    "created": "created",
-    "matched": "linked as twin",
-    "updated": "updated",
-    "stale": "cannot update",
-    "parked": "parked",
-    "adopted": "adopted",
-    "failed": "failed",
-    "in_doubt": "in doubt",
-    "needs_review": "needs review",
-}
+# The counts of a run kept in the demo's JSON (its tables are the shared views').
 READ_FIELDS = ("records", "stored", "quarantined", "deleted")
+WRITE_FIELDS: tuple[str, ...] = ("created", "matched", "updated", "stale", "parked", "adopted")
+WRITE_FIELDS += ("failed", "in_doubt", "needs_review")
 
 
-def _route(name: str) -> str:
-    return re.sub(r"^\d+: ", "", name)  # sync numbers its routes, backfill does not
+@dataclass(frozen=True)
+class Shown:
+    """One run of the demo (the backfill or a cycle) as ``backfill`` and ``sync`` sum it up."""
+
+    name: str
+    happened: Happened
+    summary: RunSummary
 
 
-def _reads(streams: list[StreamStats]) -> dict[str, int]:
-    return {name: sum(getattr(s, name) for s in streams) for name in READ_FIELDS}
-
-
-def _pushes(pushes: dict[str, dict[str, PushStats]]) -> dict[str, dict[str, dict[str, int]]]:
-    return {
-        _route(route): {
-            target: {key: getattr(stats, key) for key in WRITE_COLUMNS}
-            for target, stats in targets.items()
-        }
-        for route, targets in pushes.items()
-    }
-
-
-def runs_of(run: DemoRun) -> list[dict[str, Any]]:
-    """Each run as plain data: what happened before it, what it read, what it wrote."""
-    found: list[dict[str, Any]] = []
+def shown_runs(run: DemoRun) -> list[Shown]:
+    found = []
     if run.backfill is not None:
-        loads = {name: _reads([stats.pull]) for name, stats in run.backfill.loads.items()}
-        found.append(_run("backfill", run.malformed, loads, _pushes(run.backfill.pushes)))
+        loaded = summary.of_backfill(run.backfill, False)
+        found.append(Shown("backfill", run.malformed, _unnumbered(loaded)))
     for number, cycle in enumerate(run.cycles, 1):
-        reads = {
-            name: _reads(list(result.streams.values()))
-            for name, result in cycle.report.pulls.items()
-            if isinstance(result, PullResult)
-        }
-        found.append(_run(f"cycle {number}", cycle.happened, reads, _pushes(cycle.report.pushes)))
+        synced = summary.of_sync("sync", cycle.report)
+        found.append(Shown(f"cycle {number}", cycle.happened, _unnumbered(synced)))
     return found
 
 
-def _run(name: str, happened: Happened, reads: Any, writes: Any) -> dict[str, Any]:
-    return {"run": name, "happened": happened.as_dict(), "reads": reads, "writes": writes}
+def _unnumbered(run: RunSummary) -> RunSummary:
+    # sync numbers its routes (two may share a source), backfill does not: one name a route.
+    targets = [replace(row, route=re.sub(r"^\d+: ", "", row.route)) for row in run.targets]
+    return replace(run, targets=targets)
+
+
+def runs_of(shown: list[Shown]) -> list[dict[str, Any]]:
+    """Each run as plain data: what happened before it, what it read, what it wrote."""
+    return [
+        {
+            "run": item.name,
+            "happened": item.happened.as_dict(),
+            "reads": {
+                row.name: dict(zip(READ_FIELDS, (row.read, row.stored, row.quarantined,
+                                                 row.deleted), strict=True))
+                for row in item.summary.connections
+            },
+            "writes": _writes(item.summary),
+        }
+        for item in shown
+    ]  # fmt: skip
+
+
+def _writes(run: RunSummary) -> dict[str, dict[str, dict[str, int]]]:
+    found: dict[str, dict[str, dict[str, int]]] = {}
+    for row in run.targets:
+        counts = {key: getattr(row.stats, key) for key in WRITE_FIELDS}
+        found.setdefault(row.route, {})[row.target] = counts
+    return found
 
 
 def waiting(engine: Engine) -> dict[str, list[dict[str, Any]]]:
@@ -150,33 +157,26 @@ def final_line(total: dict[str, int], seconds: float) -> str:
     )
 
 
-def _happened(item: dict[str, Any]) -> str:
-    happened = item["happened"]
-    keys = ("arrived", "edited", "deleted")
-    parts = [f"{len(happened[key])} {key}" for key in keys if happened[key]]
-    if happened["malformed"]:
-        parts.append(f"{len(happened['malformed'])} malformed records added")
+def _happened(happened: Happened) -> str:
+    counts = {"arrived": happened.arrived, "edited": happened.edited, "deleted": happened.deleted}
+    parts = [f"{len(done)} {what}" for what, done in counts.items() if done]
+    if happened.malformed:
+        parts.append(f"{len(happened.malformed)} malformed records added")
     return ", ".join(parts) or "nothing new"
 
 
-def print_runs(console: Console, runs: list[dict[str, Any]]) -> None:
-    reads = Table(title="What was read from each tool", title_justify="left")
-    for column in ("run", "before it, in the tools", "connection", "read", "stored",
-                   "quarantined", "deletions seen"):  # fmt: skip
-        reads.add_column(column)
-    writes = Table(title="What moved where", title_justify="left")
-    for column in ("run", "route", "target", *WRITE_COLUMNS.values()):
-        writes.add_column(column)
-    for item in runs:
-        for index, (name, got) in enumerate(item["reads"].items()):
-            before = _happened(item) if index == 0 else ""
-            reads.add_row(item["run"], before, name, *(str(got[k]) for k in READ_FIELDS))
-        for route, targets in item["writes"].items():
-            for target, stats in targets.items():
-                cells = [str(stats[key] or "") for key in WRITE_COLUMNS]
-                writes.add_row(item["run"], route, target, *cells)
-    console.print(reads)
-    console.print(writes)
+def print_runs(console: Console, shown: list[Shown]) -> None:
+    """What reps did before each run, then what each run read and what moved where, in the
+    tables ``backfill`` and ``sync`` print (a row per run and connection, or target)."""
+    before = Table(title="Before each run, in the tools", title_justify="left")
+    for column in ("run", "in the tools"):
+        before.add_column(column)
+    for item in shown:
+        before.add_row(item.name, _happened(item.happened))
+    runs = [(item.name, item.summary) for item in shown]
+    console.print(before)
+    console.print(output.connections_by_run("What was read from each tool", runs))
+    console.print(output.targets_by_run("What moved where", runs))
 
 
 def print_waiting(console: Console, found: dict[str, list[dict[str, Any]]]) -> None:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from enum import Enum
 from typing import Any
@@ -71,16 +72,33 @@ def tables(summary: RunSummary) -> list[Table]:
     return found
 
 
+# Several runs in one table (the demo's backfill and cycles): (run label, its summary).
+Runs = Sequence[tuple[str, RunSummary]]
+
+
 def connections_table(summary: RunSummary) -> Table:
-    windows = any(row.windows is not None for row in summary.connections)
-    table = Table(title=f"{summary.command}: connections")
-    columns = ["connection", *(["windows"] if windows else []), "read", "stored"]
-    columns += ["quarantined", "deleted", "requests", "seconds", "status"]
+    return connections_by_run(f"{summary.command}: connections", [("", summary)])
+
+
+def targets_table(summary: RunSummary) -> Table:
+    return targets_by_run(f"{summary.command}: route targets", [("", summary)])
+
+
+def connections_by_run(title: str, runs: Runs) -> Table:
+    """Per connection of each run: calls read, stored, quarantined, deleted, requests, seconds
+    and status; a ``run`` column first when the runs are labelled."""
+    labelled = any(label for label, _ in runs)
+    rows = [(label, row) for label, summary in runs for row in summary.connections]
+    windows = any(row.windows is not None for _, row in rows)
+    table = Table(title=title)
+    columns = [*(["run"] if labelled else []), "connection", *(["windows"] if windows else [])]
+    columns += ["read", "stored", "quarantined", "deleted", "requests", "seconds", "status"]
     for column in columns:
         table.add_column(column, overflow="fold")
-    for row in summary.connections:
+    for label, row in rows:
         counts = [row.read, row.stored, row.quarantined, row.deleted, row.requests]
         table.add_row(
+            *([label] if labelled else []),
             row.name,
             *([row.windows or ""] if windows else []),
             *map(str, counts),
@@ -91,17 +109,20 @@ def connections_table(summary: RunSummary) -> Table:
     return table
 
 
-def targets_table(summary: RunSummary) -> Table:
-    table = Table(title=f"{summary.command}: route targets")
-    columns = ["route", "target", "created", "updated", "linked", "parked", "in doubt"]
-    for column in (*columns, "failed", "status"):
+def targets_by_run(title: str, runs: Runs) -> Table:
+    """What moved where: per route target of each run, the calls created, updated, linked to a
+    twin, parked, in doubt and failed, and the status (adopted, needing review, stale)."""
+    labelled = any(label for label, _ in runs)
+    table = Table(title=title)
+    columns = [*(["run"] if labelled else []), "route", "target", "created", "updated"]
+    for column in (*columns, "linked", "parked", "in doubt", "failed", "status"):
         table.add_column(column, overflow="fold")
-    for row in summary.targets:
-        s = row.stats
-        counts = [s.created, s.updated, s.matched, s.parked, s.in_doubt, s.failed]
-        table.add_row(
-            row.route, row.target, *map(str, counts), row.status, style=None if row.ok else "red"
-        )
+    for label, summary in runs:
+        for row in summary.targets:
+            s = row.stats
+            counts = [s.created, s.updated, s.matched, s.parked, s.in_doubt, s.failed]
+            cells = [*([label] if labelled else []), row.route, row.target, *map(str, counts)]
+            table.add_row(*cells, row.status, style=None if row.ok else "red")
     return table
 
 
