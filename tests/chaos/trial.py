@@ -26,14 +26,8 @@ from connectors.emulation.faults import FaultPlan
 from connectors.emulation.fleet import build_emulator
 from connectors.emulation.server import RunningServer, serve
 from connectors.emulation.world import World
+from tests.fleet import EXAMPLE, example_env
 
-ROOT = Path(__file__).resolve().parents[2]
-BASE_URL_VARIABLE = {
-    "amplemarket": "AMPLEMARKET_BASE_URL",
-    "outreach": "OUTREACH_BASE_URL",
-    "close": "CLOSE_BASE_URL",
-    "pipedrive": "PIPEDRIVE_BASE_URL",
-}
 # Where each emulator keeps the call records callsync writes (the harness reads them directly).
 CALL_COLLECTION = {
     "amplemarket": "amplemarket.calls",
@@ -67,7 +61,7 @@ class Verdict:
 
 
 def _config(directory: Path) -> Path:
-    text = (ROOT / "config.example.yaml").read_text()
+    text = EXAMPLE.read_text()
     text = text[: text.index("\nroutes:")] + ROUTES  # routes come last in the example
     path = directory / "callsync.yaml"
     path.write_text(text)
@@ -76,14 +70,7 @@ def _config(directory: Path) -> Path:
 
 def _env(urls: dict[str, str], database_url: str) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("CALLSYNC_",))}
-    base.update({BASE_URL_VARIABLE[kind]: url for kind, url in urls.items()})
-    base.update(
-        CALLSYNC_DATABASE_URL=database_url,
-        HTTPS_PROXY="http://127.0.0.1:9",
-        HTTP_PROXY="http://127.0.0.1:9",
-        NO_PROXY="127.0.0.1,localhost",
-    )
-    return base
+    return base | example_env(urls, database_url)
 
 
 class Trial:

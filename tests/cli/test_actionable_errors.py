@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from connectors.emulation.fleet import Fleet, start_fleet
+from connectors.emulation.fleet import Fleet
 from connectors.emulation.world import World
 from tests.cli.test_cli import EXAMPLE, callsync
-from tests.cli.test_emulators_cli import BASE_URL_VARIABLE
 from tests.cli.test_exit_codes import _closed_port
+from tests.fleet import KINDS, example_env, running
 
 # connection in config.example.yaml, its kind, the variable of its secret, what the vendor says
 WRONG_KEYS = [
@@ -23,26 +23,16 @@ WRONG_KEYS = [
     ("close", "close", "CLOSE_API_KEY", "The API key is missing or invalid."),
     ("pipedrive", "pipedrive", "PIPEDRIVE_API_TOKEN", "unauthorized access"),
 ]
-NO_NETWORK = {  # recording URLs name hosts that do not exist: never leave the machine
-    "HTTPS_PROXY": "http://127.0.0.1:9",
-    "HTTP_PROXY": "http://127.0.0.1:9",
-    "NO_PROXY": "127.0.0.1,localhost",
-}
 
 
 @pytest.fixture(scope="module")
 def fleet() -> Iterator[Fleet]:
-    running = start_fleet(list(BASE_URL_VARIABLE), World(seed=5, calls=40))
-    try:
-        yield running
-    finally:
-        running.stop()
+    with running(KINDS, World(seed=5, calls=40)) as served:
+        yield served
 
 
 def _env(fleet: Fleet, tmp_path: Path) -> dict[str, str]:
-    env = {BASE_URL_VARIABLE[kind]: url for kind, url in fleet.base_urls.items()}
-    env["CALLSYNC_DATABASE_URL"] = f"sqlite:///{tmp_path / 'callsync.db'}"
-    return {**env, **NO_NETWORK}
+    return example_env(fleet.base_urls, f"sqlite:///{tmp_path / 'callsync.db'}")
 
 
 @pytest.mark.parametrize(("name", "kind", "variable", "answer"), WRONG_KEYS)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "config.example.yaml"
+from tests.fleet import EXAMPLE
+
 CALLSYNC = Path(sys.executable).parent / "callsync"
 
 

@@ -10,15 +10,10 @@ import sys
 from pathlib import Path
 
 import connectors
-from tests.cli.test_cli import EXAMPLE, callsync
+from tests.cli.test_cli import callsync
+from tests.fleet import EXAMPLE, example_env
 
 CALLSYNC = Path(sys.executable).parent / "callsync"
-BASE_URL_VARIABLE = {
-    "amplemarket": "AMPLEMARKET_BASE_URL",
-    "outreach": "OUTREACH_BASE_URL",
-    "close": "CLOSE_BASE_URL",
-    "pipedrive": "PIPEDRIVE_BASE_URL",
-}
 
 
 def start_emulators(state_dir: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
@@ -55,15 +50,7 @@ def test_emulators_serve_every_kind_and_the_example_config_pulls_from_them(tmp_p
     process, urls = start_emulators(tmp_path / "state")
     try:
         assert set(urls) == set(connectors.known_kinds())
-        env = {BASE_URL_VARIABLE[kind]: url for kind, url in urls.items()}
-        env["CALLSYNC_DATABASE_URL"] = database_url
-        # Seeded recording URLs name hosts that do not exist: route anything that is not an
-        # emulator to a closed loopback port, so the test never leaves the machine.
-        env.update(
-            HTTPS_PROXY="http://127.0.0.1:9",
-            HTTP_PROXY="http://127.0.0.1:9",
-            NO_PROXY="127.0.0.1,localhost",
-        )
+        env = example_env(urls, database_url)
         result = callsync("pull", "--config", str(EXAMPLE), cwd=tmp_path, env=env)
         assert result.returncode == 0, result.stderr
         names = {"ample", "outreach", "close", "pipedrive"}

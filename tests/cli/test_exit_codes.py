@@ -6,9 +6,10 @@ from __future__ import annotations
 import socket
 import time
 
-from tests.cli.test_cli import EXAMPLE, callsync
+from tests.cli.test_cli import callsync
+from tests.fleet import BASE_URL_VARIABLE, EXAMPLE, example_env, running
 
-VARIABLES = ("AMPLEMARKET_BASE_URL", "OUTREACH_BASE_URL", "CLOSE_BASE_URL", "PIPEDRIVE_BASE_URL")
+VARIABLES = tuple(BASE_URL_VARIABLE.values())
 
 
 def _closed_port() -> int:
@@ -36,20 +37,16 @@ def test_a_sync_that_reached_no_vendor_exits_1_and_names_each_one(tmp_path):
 def test_a_refresh_token_already_used_says_so_and_where_to_put_a_new_one(tmp_path):
     """A fresh database with a config whose Outreach refresh token was spent elsewhere (here:
     by a first callsync database; Outreach rotates the token on every use)."""
-    from connectors.emulation.fleet import start_fleet
     from connectors.emulation.world import World
 
-    fleet = start_fleet(["outreach"], World(seed=3, calls=10))
-    try:
-        env = {"OUTREACH_BASE_URL": fleet.base_urls["outreach"]}
+    with running(["outreach"], World(seed=3, calls=10)) as fleet:
+        env = example_env(fleet.base_urls)
         args = ("pull", "--connection", "outreach", "--config", str(EXAMPLE))
         first_db = {"CALLSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'first.db'}"}
         first = callsync(*args, cwd=tmp_path, env={**env, **first_db})
         assert first.returncode == 0, first.stderr
         fresh_db = {"CALLSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}"}
         refused = callsync(*args, cwd=tmp_path, env={**env, **fresh_db})
-    finally:
-        fleet.stop()
     output = refused.stdout + refused.stderr
     assert refused.returncode == 1, output
     assert "the Outreach refresh token in ${OUTREACH_REFRESH_TOKEN}" in refused.stderr, output

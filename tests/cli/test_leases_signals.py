@@ -17,19 +17,16 @@ import sqlalchemy as sa
 
 from syncer import processes
 from syncer.store import database, leases
-from tests.cli.test_cli import CALLSYNC, EXAMPLE, callsync
-from tests.cli.test_emulators_cli import BASE_URL_VARIABLE, start_emulators, stop
+from tests.cli.test_cli import CALLSYNC, callsync
+from tests.cli.test_emulators_cli import start_emulators, stop
+from tests.fleet import EXAMPLE, example_env
 
 
 @pytest.fixture
 def emulated(tmp_path: Path, database_url: str) -> Iterator[dict[str, str]]:
     """The environment that points the example config at running emulators and ``database_url``."""
     process, urls = start_emulators(tmp_path / "state")
-    env = {BASE_URL_VARIABLE[kind]: url for kind, url in urls.items()}
-    env["CALLSYNC_DATABASE_URL"] = database_url
-    # Recording URLs name hosts that do not exist: never leave the machine.
-    env.update(HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9")
-    env["NO_PROXY"] = "127.0.0.1,localhost"
+    env = example_env(urls, database_url)
     try:
         yield env
     finally:

@@ -8,7 +8,6 @@ emulator answers the URL with a small deterministic ``audio/mpeg`` body.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -17,36 +16,27 @@ import sqlalchemy as sa
 
 import connectors
 from connectors.emulation import World
-from connectors.emulation.fleet import Fleet, start_fleet
+from connectors.emulation.fleet import Fleet
 from connectors.emulation.media import resolve_paths
-from syncer.config import load_config
 from syncer.pull import pull
 from syncer.runner import connected
 from syncer.store import database, repo
+from tests.fleet import example_config, running
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
 MEDIA_FIELDS = ("recording_url", "voicemail_url")
-BASE_ENV = {
-    "amplemarket": "AMPLEMARKET_BASE_URL",
-    "close": "CLOSE_BASE_URL",
-    "outreach": "OUTREACH_BASE_URL",
-    "pipedrive": "PIPEDRIVE_BASE_URL",
-}
 
 
 @pytest.fixture(scope="module")
 def fleet() -> Iterator[Fleet]:
-    running = start_fleet(connectors.known_kinds(), World(seed=3, calls=150))
-    yield running
-    running.stop()
+    with running(connectors.known_kinds(), World(seed=3, calls=150)) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
 def synced(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> sa.Engine:
     """A store holding one pull of every connection of the example config, over loopback."""
     url = f"sqlite:///{tmp_path_factory.mktemp('media') / 'callsync.db'}"
-    env = {BASE_ENV[kind]: base for kind, base in fleet.base_urls.items()}
-    config = load_config(EXAMPLE, env={**env, "CALLSYNC_DATABASE_URL": url})
+    config = example_config(fleet, url)
     engine = database.create_engine(url)
     database.upgrade(engine)
     with connected(config, engine) as live:

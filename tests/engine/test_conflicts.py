@@ -4,6 +4,7 @@ note; a dry run plans exactly what the real run then does."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,34 +17,25 @@ import sqlalchemy as sa
 
 from connectors.close.emulator._events import EventSettings
 from connectors.close.marker import split_marker
-from connectors.emulation.fleet import Fleet, start_fleet
+from connectors.emulation.fleet import Fleet
 from connectors.emulation.world import World
 from syncer.config import load_config
 from syncer.plan import SyncPlan
 from syncer.runner import connected, sync_once
-from syncer.store import database, ledger
+from syncer.store import ledger
+from tests.fleet import config_yaml, connection_yaml, fleet_store
 
-CONFIG = """
-database:
-  url: {database}
-connections:
-  outreach:
-    kind: outreach
-    client_id: callsync-demo-outreach-client
-    client_secret: callsync-demo-outreach-secret
-    refresh_token: callsync-demo-outreach-refresh
-    base_url: {outreach}
-    settle_delay: 0s               # the test's edits are read by the next run
-  close:
-    kind: close
-    api_key: api_3hQxDemoCloseKey0ForCallsyncEmulator2026
-    base_url: {close}
-    settle_delay_seconds: 0
-routes:
-  - from: outreach
-    to: [close]
-{conflicts}
-"""
+KINDS = ["outreach", "close"]
+
+
+def config(database_url: str, conflicts: str, urls: dict[str, str]) -> str:
+    # settle delays off: the test's edits are read by the next run
+    connections = [
+        connection_yaml("outreach", "outreach", urls["outreach"], settle_delay="0s"),
+        connection_yaml("close", "close", urls["close"], settle_delay_seconds=0),
+    ]
+    routes = "  - from: outreach\n    to: [close]\n" + (conflicts + "\n" if conflicts else "")
+    return config_yaml(database_url, connections, routes)
 
 
 @dataclass
@@ -94,19 +86,16 @@ class Sync:
 
 
 def _start(tmp_path: Path, database_url: str, conflicts: str) -> Iterator[Sync]:
-    fleet = start_fleet(["outreach", "close"], World(seed=7, calls=40))
-    # Close lists an edit in its event log seconds later; here at once, for the next run.
-    fleet.emulator("close").events.settings = EventSettings(delay_seconds=0, jitter_seconds=0)  # type: ignore[attr-defined]
-    engine = database.create_engine(database_url)
-    try:
-        path = tmp_path / "callsync.yaml"
-        path.write_text(
-            CONFIG.format(database=database_url, conflicts=conflicts, **fleet.base_urls)
-        )
-        database.upgrade(engine)
-        sync = Sync(fleet, engine, path)
+    text = functools.partial(config, database_url, conflicts)
+    world = World(seed=7, calls=40)
+    with fleet_store(KINDS, world, database_url, tmp_path / "callsync.yaml", text) as made:
+        # Close lists an edit in its event log seconds later; here at once, for the next run.
+        made.fleet.emulator("close").events.settings = EventSettings(
+            delay_seconds=0, jitter_seconds=0
+        )  # type: ignore[attr-defined]
+        sync = Sync(made.fleet, made.engine, made.path)
         assert sync.run()["created"] > 0
-        with engine.connect() as conn:
+        with made.engine.connect() as conn:
             found = conn.execute(
                 sa.text(
                     "SELECT l.call_uid, c.origin_external_id, l.remote_id FROM call_links l"
@@ -117,9 +106,6 @@ def _start(tmp_path: Path, database_url: str, conflicts: str) -> Iterator[Sync]:
         assert found is not None
         sync.call_uid, sync.source_id, sync.remote_id = found
         yield sync
-    finally:
-        engine.dispose()
-        fleet.stop()
 
 
 @pytest.fixture

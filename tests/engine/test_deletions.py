@@ -4,6 +4,7 @@ a call go; Close takes the copies callsync writes and can update and delete them
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,42 +14,30 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from connectors.emulation.fleet import Fleet, start_fleet
+from connectors.emulation.fleet import Fleet
 from connectors.emulation.world import World
 from syncer.config import load_config
 from syncer.runner import SyncReport, connected, sync_once
-from syncer.store import database, review
+from syncer.store import review
 from syncer.store.ledger import calls_t, links_t
+from tests.fleet import config_yaml, connection_yaml, fleet_store
 
-CONFIG = """
-database:
-  url: {database}
-connections:
-  ample:
-    kind: amplemarket
-    api_key: amp_demo_key_callsync_0001
-    base_url: {amplemarket}
-    rate_share: 0.95
-    sweep_interval: 1s
-    dispositions:
-      connected: Interested
-      no_answer: No answer
-      voicemail_left: Left voicemail
-      busy: Busy
-  close:
-    kind: close
-    api_key: api_3hQxDemoCloseKey0ForCallsyncEmulator2026
-    base_url: {close}
-    settle_delay_seconds: 0
-    rate_share: 1
-    outcomes:
-      connected: Interested
-routes:
-  - from: ample
-    to: [close]
-    deletions: {deletions}
-{route_guard}
-"""
+
+def config(database_url: str, deletions: str, route_guard: str, urls: dict[str, str]) -> str:
+    dispositions = {"connected": "Interested", "no_answer": "No answer"}
+    dispositions |= {"voicemail_left": "Left voicemail", "busy": "Busy"}
+    ample = connection_yaml(
+        "ample", "amplemarket", urls["amplemarket"], rate_share=0.95, sweep_interval="1s",
+        dispositions=dispositions,
+    )  # fmt: skip
+    close = connection_yaml(
+        "close", "close", urls["close"], settle_delay_seconds=0, rate_share=1,
+        outcomes={"connected": "Interested"},
+    )  # fmt: skip
+    route = f"  - from: ample\n    to: [close]\n    deletions: {deletions}\n{route_guard}\n"
+    return config_yaml(database_url, [ample, close], route)
+
+
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
@@ -112,24 +101,15 @@ class World2:
 @pytest.fixture
 def synced(tmp_path: Path, database_url: str, request: pytest.FixtureRequest) -> Iterator[World2]:
     deletions, route_guard = getattr(request, "param", ("ignore", ""))
-    fleet = start_fleet(["amplemarket", "close"], World(seed=7, calls=120))
-    engine = database.create_engine(database_url)
-    try:
-        database.upgrade(engine)
-        path = tmp_path / "callsync.yaml"
-        urls = fleet.base_urls
-        text = CONFIG.format(
-            database=database_url, deletions=deletions, route_guard=route_guard, **urls
-        )
-        path.write_text(text)
-        world = World2(fleet, engine, path)
-        first = world.sync()
+    text = functools.partial(config, database_url, deletions, route_guard)
+    world = World(seed=7, calls=120)
+    path = tmp_path / "callsync.yaml"
+    with fleet_store(["amplemarket", "close"], world, database_url, path, text) as made:
+        synced = World2(made.fleet, made.engine, made.path)
+        first = synced.sync()
         assert not first.failed, first
-        assert world.links("written"), "the first sync wrote nothing into Close"
-        yield world
-    finally:
-        engine.dispose()
-        fleet.stop()
+        assert synced.links("written"), "the first sync wrote nothing into Close"
+        yield synced
 
 
 def _deleted_pair(world: World2) -> tuple[Any, Any]:

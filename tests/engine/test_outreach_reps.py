@@ -4,49 +4,31 @@ look-up no route out of Outreach could ever write a call."""
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from connectors.emulation.fleet import start_fleet
 from connectors.emulation.world import World
-from syncer.config import load_config
 from syncer.runner import connected, sync_once
-from syncer.store import database, repo
+from syncer.store import repo
+from tests.fleet import config_yaml, connection_yaml, fleet_store
 
-CONFIG = """
-database:
-  url: {database}
-connections:
-  outreach:
-    kind: outreach
-    client_id: callsync-demo-outreach-client
-    client_secret: callsync-demo-outreach-secret
-    refresh_token: callsync-demo-outreach-refresh
-    base_url: {outreach}
-  close:
-    kind: close
-    api_key: api_3hQxDemoCloseKey0ForCallsyncEmulator2026
-    base_url: {close}
-routes:
-  - from: outreach
-    to: [close]
-"""
+
+def config(database_url: str, urls: dict[str, str]) -> str:
+    connections = [connection_yaml(kind, kind, urls[kind]) for kind in ("outreach", "close")]
+    return config_yaml(database_url, connections, "  - from: outreach\n    to: [close]\n")
 
 
 def test_a_pull_of_outreach_then_a_push_to_close_writes_the_calls(tmp_path: Path, database_url):
-    fleet = start_fleet(["outreach", "close"], World(seed=7, calls=80))
-    try:
-        urls = fleet.base_urls
-        path = tmp_path / "callsync.yaml"
-        path.write_text(CONFIG.format(database=database_url, **urls))
-        config = load_config(path)
-        engine = database.create_engine(database_url)
-        database.upgrade(engine)
-        with connected(config, engine) as live:
-            report = sync_once(config, engine, live, pull_names=["outreach"])
-        with engine.connect() as conn:
+    text = functools.partial(config, database_url)
+    world = World(seed=7, calls=80)
+    with fleet_store(["outreach", "close"], world, database_url, tmp_path / "c.yaml", text) as made:
+        config_ = made.config()
+        with connected(config_, made.engine) as live:
+            report = sync_once(config_, made.engine, live, pull_names=["outreach"])
+        with made.engine.connect() as conn:
             reasons = (
                 conn.execute(sa.text("SELECT reason FROM call_links WHERE state = 'parked'"))
                 .scalars()
@@ -54,9 +36,6 @@ def test_a_pull_of_outreach_then_a_push_to_close_writes_the_calls(tmp_path: Path
             )
             uids = conn.execute(sa.text("SELECT call_uid FROM calls")).scalars().all()
             calls = [repo.load_call(conn, uid) for uid in uids]
-        engine.dispose()
-    finally:
-        fleet.stop()
     [stats] = report.pushes.values()
     assert stats["close"].created > 0, (stats, reasons[:3])
     assert not [r for r in reasons if re.search("user e-?mail", r or "")], reasons[:3]

@@ -13,19 +13,7 @@ import pytest
 from syncer.config import load_config
 from syncer.runner import connected, sync_once
 from syncer.store import database
-
-CONFIG = """
-database:
-  url: {database}
-connections:
-  outreach:
-    kind: outreach
-    client_id: callsync-demo-outreach-client
-    client_secret: callsync-demo-outreach-secret
-    refresh_token: callsync-demo-outreach-refresh
-    base_url: http://127.0.0.1:{port}
-routes: []
-"""
+from tests.fleet import config_yaml, connection_yaml
 
 
 def closed_port() -> int:
@@ -48,7 +36,8 @@ def test_a_pull_of_an_unreachable_outreach_gives_up_after_a_few_connects(
 
     monkeypatch.setattr(socket, "create_connection", counting)
     path = tmp_path / "callsync.yaml"
-    path.write_text(CONFIG.format(database=database_url, port=port))
+    outreach = connection_yaml("outreach", "outreach", f"http://127.0.0.1:{port}")
+    path.write_text(config_yaml(database_url, [outreach]))
     config = load_config(path)
     engine = database.create_engine(database_url)
     database.upgrade(engine)

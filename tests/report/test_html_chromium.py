@@ -12,21 +12,13 @@ from html.parser import HTMLParser
 import pytest
 
 import connectors
-from connectors.emulation.fleet import start_fleet
 from connectors.emulation.world import World
-from syncer.config import load_config
 from syncer.report import build_report, write_html
 from syncer.runner import connected, sync_once
 from syncer.store import database
-from tests.cli.test_cli import EXAMPLE
+from tests.fleet import example_config, running
 
 CHROMIUM = shutil.which("chromium")
-BASE_URLS = {
-    "amplemarket": "AMPLEMARKET_BASE_URL",
-    "outreach": "OUTREACH_BASE_URL",
-    "close": "CLOSE_BASE_URL",
-    "pipedrive": "PIPEDRIVE_BASE_URL",
-}
 
 
 class _Charts(HTMLParser):
@@ -73,17 +65,13 @@ class _Charts(HTMLParser):
 
 
 def _synced_report(tmp_path, database_url):
-    fleet = start_fleet(connectors.known_kinds(), World(seed=7, calls=40))
-    try:
-        env = {BASE_URLS[kind]: url for kind, url in fleet.base_urls.items()}
-        config = load_config(EXAMPLE, {**env, "CALLSYNC_DATABASE_URL": database_url})
+    with running(connectors.known_kinds(), World(seed=7, calls=40)) as fleet:
+        config = example_config(fleet, database_url)
         engine = database.create_engine(database_url)
         database.upgrade(engine)
         with connected(config, engine) as live:
             sync = sync_once(config, engine, live)
         assert not sync.failed, (sync.failed_pulls(), sync.busy())
-    finally:
-        fleet.stop()
     try:
         return build_report(engine, config)
     finally:
