@@ -13,7 +13,8 @@ row ``done``, kind ``written``; a linked twin, kind ``matched``, is never touche
 
 Each runs after the target's routed calls (:class:`RouteHooks`), under the target's fenced push
 lease, so every ledger write here is fenced like the push's own; before the first write of the
-target the mass-change guard counts what the run would change (``syncer/guard.py``).
+target the mass-change guard counts what the run would change (``syncer/guard.py``). A dry run
+(no lease) notes in its plan whether the guard would trip and what each copy would undergo.
 """
 
 from __future__ import annotations
@@ -94,26 +95,38 @@ class RouteHooks:
 
     def before(self, pusher: Pusher) -> None:
         if self.force:
+            if pusher.plan is not None:
+                pusher.plan.forced = True
             return
-        route, support = pusher.route, pusher.target.write_support
-        # A target that cannot edit calls only reports a change stale, unless it recreates.
-        rewrites = support.update or (pusher.options.recreate_on_change and support.delete)
         with pusher.engine.begin() as conn:
-            plan = guard.planned(
-                conn,
-                route.source,
-                pusher.name,
-                deletions=acts_on(route.deletions, pusher.target),
-                updates=rewrites,
-                include_stale=pusher.options.recreate_on_change,
-                include_twins=route.write.update_twins,
-            )
-            why = guard.check_target(conn, self.policy, route.source, pusher.name, plan)
+            counted = _guard_counts(conn, pusher)
+            source = pusher.route.source
+            if pusher.plan is not None:  # a dry run: say whether it would trip, record nothing
+                pusher.plan.guard = guard.preview_target(
+                    conn, self.policy, source, pusher.name, counted
+                )
+                return
+            why = guard.check_target(conn, self.policy, source, pusher.name, counted)
         if why is not None:  # the review item is committed: now stop the target
             raise guard.GuardTripped(why)
 
     def after(self, pusher: Pusher, stop: threading.Event) -> None:
         follow(pusher, stop)
+
+
+def _guard_counts(conn: Connection, pusher: Pusher) -> guard.Planned:
+    route, support = pusher.route, pusher.target.write_support
+    # A target that cannot edit calls only reports a change stale, unless it recreates.
+    rewrites = support.update or (pusher.options.recreate_on_change and support.delete)
+    return guard.planned(
+        conn,
+        route.source,
+        pusher.name,
+        deletions=acts_on(route.deletions, pusher.target),
+        updates=rewrites,
+        include_stale=pusher.options.recreate_on_change,
+        include_twins=route.write.update_twins,
+    )
 
 
 def follow(pusher: Pusher, stop: threading.Event) -> None:
@@ -122,6 +135,8 @@ def follow(pusher: Pusher, stop: threading.Event) -> None:
     if mode == "ignore":
         return
     act = _delete if mode == "propagate" else _mark
+    if pusher.plan is not None:
+        act = _would_delete if mode == "propagate" else _would_mark
     after = ""
     while True:
         with pusher.engine.connect() as conn:
@@ -180,6 +195,30 @@ def _mark(pusher: Pusher, call: Call, link: Any) -> None:
         _record(pusher, call, link, FAILED, f"{why}; mark failed: {error}")
         return
     _retire(pusher, call, ledger.MARKED, why)
+    pusher.stats.marked += 1
+
+
+def _would_delete(pusher: Pusher, call: Call, link: Any) -> None:
+    """A dry run's note of :func:`_delete` (no request: deletes are idempotent anyway)."""
+    assert call.deleted_at is not None
+    assert pusher.plan is not None
+    why = mark_text(pusher.route.source, call.deleted_at)
+    if not pusher.target.write_support.delete:
+        pusher.plan.note("stale", call, f"{why}; {pusher.target.kind} cannot delete calls")
+        return
+    pusher.plan.note("delete", call, f"{why}; would delete {link.remote_id} in the target")
+    pusher.stats.deleted += 1
+
+
+def _would_mark(pusher: Pusher, call: Call, link: Any) -> None:
+    """A dry run's note of :func:`_mark` (which a resolve or a refusal may yet stop)."""
+    assert call.deleted_at is not None
+    assert pusher.plan is not None
+    why = mark_text(pusher.route.source, call.deleted_at)
+    if not pusher.target.write_support.update:
+        pusher.plan.note("stale", call, f"{why}; {pusher.target.kind} cannot update calls")
+        return
+    pusher.plan.note("mark", call, f"{why}; would mark {link.remote_id} in the target")
     pusher.stats.marked += 1
 
 
