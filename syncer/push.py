@@ -46,7 +46,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from connectors.base import Connector, Parked, Resolved, WriteOptions
 from syncer import planner, review, stopping
@@ -89,6 +89,8 @@ log = structlog.get_logger("callsync.push")
 
 Matching = Tolerances  # how close two independently logged calls must be to be one call
 MAX_FAILED_LOOKUPS = 5  # marker look-ups that fail in a row before a person is asked
+# The next batch of (call, ledger row) after a call uid (``Pusher.each_call``).
+Batch = Callable[[Connection, str], list[tuple[Call, Any]]]
 
 
 class PushHooks(Protocol):
@@ -159,25 +161,33 @@ class Pusher(Updates, Recordings):
             self.hooks.after(self, stop)
 
     def _run(self, stop: threading.Event) -> None:
+        source, target = self.route.source, self.name
+        stale, twins = self.options.recreate_on_change, self.route.write.update_twins
+
+        def routable(conn: Connection, after: str) -> list[tuple[Call, Any]]:
+            return ledger.routable(
+                conn, source, target, after=after, include_stale=stale, include_twins=twins
+            )
+
+        for call, link in self.each_call(routable, stop):
+            self.handle(call, link)
+
+    def each_call(self, batch: Batch, stop: threading.Event) -> Iterator[tuple[Call, Any]]:
+        """Every (call, row) ``batch`` gives, in call uid order, one batch per connection
+        (``batch(conn, after)``: the next after that uid); a stop request, checked before
+        each call, ends it at a write boundary with the stats saying so."""
         after = ""
         while True:
             with self.engine.connect() as conn:
-                batch = ledger.routable(
-                    conn,
-                    self.route.source,
-                    self.name,
-                    after=after,
-                    include_stale=self.options.recreate_on_change,
-                    include_twins=self.route.write.update_twins,
-                )
-            if not batch:
+                found = batch(conn, after)
+            if not found:
                 return
-            for call, link in batch:
+            for call, link in found:
                 after = call.call_uid
                 if stop.is_set():
                     self.stats.interrupted = True
                     return
-                self.handle(call, link)
+                yield call, link
 
     def handle(self, call: Call, link: Any) -> None:
         self._execute(call, link, self.decide(call, link, link))
