@@ -139,4 +139,15 @@ def test_two_look_alike_records_in_the_target_put_the_call_in_review(synced: Wor
         for item in review.items(synced.engine, {}, Tolerances())
         if item.call_uid == uid and item.connection == "close"
     ]
+    assert item.kind == review.LOOKALIKES
     assert item.evidence["candidates"] == remote
+    assert item.options == (*remote, "skip")
+
+    said = review.resolve(synced.engine, item.id, remote[1], kinds={}, tolerances=Tolerances())
+    assert said.startswith(f"linked to {remote[1]}")
+    row = synced.link(uid)
+    assert (row.state, row.kind, row.remote_id) == ("done", "matched", remote[1])
+    again = synced.sync()  # linked: nothing is written onto the record a rep logged
+    assert not again.failed, again
+    assert synced.close_writes() == 0
+    assert synced.link(uid).remote_id == remote[1]
