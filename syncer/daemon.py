@@ -303,6 +303,8 @@ def _pull_counts(result: Any) -> dict[str, Any]:
         counts[f"{stream}_stored"] = stats.stored
     if result.error:
         counts["error"] = result.error
+    if result.guarded:  # the job still counts as run; the trip waits in ``callsync review``
+        counts["guard_trip"] = result.guarded
     return counts
 
 

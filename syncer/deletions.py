@@ -13,12 +13,14 @@ row ``done``, kind ``written``; a linked twin, kind ``matched``, is never touche
 
 Each runs after the target's routed calls (:class:`RouteHooks`), under the target's fenced push
 lease, so every ledger write here is fenced like the push's own; before the first write of the
-target the mass-change guard counts what the run would change (``syncer/guard.py``).
+target the mass-change guard counts what the run would change (``syncer/guard.py``). A dry run
+(no lease) notes in its plan whether the guard would trip and what each copy would undergo.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,12 +28,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from connectors.base import CannotUpdate, Connector, Parked
+from connectors.base import CannotUpdate, Connector, Parked, WriteSupport
 from syncer import guard
 from syncer.config import Deletions, GuardConfig
 from syncer.errors import AmbiguousWriteError, AuthError, VendorError
 from syncer.model import Call
 from syncer.push import Pusher
+from syncer.push_stats import PushStats
 from syncer.store import ledger
 from syncer.store.ledger import DONE, FAILED, STALE, WRITTEN, calls_t, links_t
 
@@ -55,9 +58,8 @@ def marked(call: Call, source: str) -> Call:
 
 def acts_on(mode: Deletions, target: Connector) -> bool:
     """Whether ``mode`` sends anything to ``target`` (what the guard counts)."""
-    if mode == "mark":
-        return target.write_support.update
-    return mode == "propagate" and target.write_support.delete
+    follows = MODES.get(mode)
+    return follows is not None and follows.can(target.write_support)
 
 
 def gone_copies(
@@ -94,21 +96,18 @@ class RouteHooks:
 
     def before(self, pusher: Pusher) -> None:
         if self.force:
+            if pusher.plan is not None:
+                pusher.plan.forced = True
             return
-        route, support = pusher.route, pusher.target.write_support
-        # A target that cannot edit calls only reports a change stale, unless it recreates.
-        rewrites = support.update or (pusher.options.recreate_on_change and support.delete)
         with pusher.engine.begin() as conn:
-            plan = guard.planned(
-                conn,
-                route.source,
-                pusher.name,
-                deletions=acts_on(route.deletions, pusher.target),
-                updates=rewrites,
-                include_stale=pusher.options.recreate_on_change,
-                include_twins=route.write.update_twins,
-            )
-            why = guard.check_target(conn, self.policy, route.source, pusher.name, plan)
+            counted = _guard_counts(conn, pusher)
+            source = pusher.route.source
+            if pusher.plan is not None:  # a dry run: say whether it would trip, record nothing
+                pusher.plan.guard = guard.preview_target(
+                    conn, self.policy, source, pusher.name, counted
+                )
+                return
+            why = guard.check_target(conn, self.policy, source, pusher.name, counted)
         if why is not None:  # the review item is committed: now stop the target
             raise guard.GuardTripped(why)
 
@@ -116,71 +115,123 @@ class RouteHooks:
         follow(pusher, stop)
 
 
+def _guard_counts(conn: Connection, pusher: Pusher) -> guard.Planned:
+    route, support = pusher.route, pusher.target.write_support
+    # A target that cannot edit calls only reports a change stale, unless it recreates.
+    rewrites = support.update or (pusher.options.recreate_on_change and support.delete)
+    return guard.planned(
+        conn,
+        route.source,
+        pusher.name,
+        deletions=acts_on(route.deletions, pusher.target),
+        updates=rewrites,
+        include_stale=pusher.options.recreate_on_change,
+        include_twins=route.write.update_twins,
+    )
+
+
 def follow(pusher: Pusher, stop: threading.Event) -> None:
     """Apply the route's ``deletions`` mode to the target's copies of deleted calls."""
-    mode = pusher.route.deletions
-    if mode == "ignore":
+    mode = MODES.get(pusher.route.deletions)
+    if mode is None:  # ignore
         return
-    act = _delete if mode == "propagate" else _mark
-    after = ""
-    while True:
-        with pusher.engine.connect() as conn:
-            batch = gone_copies(conn, pusher.route.source, pusher.name, after=after)
-        if not batch:
-            return
-        for call, link in batch:
-            after = call.call_uid
-            if stop.is_set():
-                pusher.stats.interrupted = True
-                return
-            act(pusher, call, link)
+    source, target = pusher.route.source, pusher.name
+    for call, link in pusher.each_call(
+        lambda conn, after: gone_copies(conn, source, target, after=after), stop
+    ):
+        _follow_one(pusher, call, link, mode)
 
 
-def _delete(pusher: Pusher, call: Call, link: Any) -> None:
-    assert call.deleted_at is not None
-    why = mark_text(pusher.route.source, call.deleted_at)
-    target = pusher.target
-    if not target.write_support.delete:
-        _record(pusher, call, link, STALE, f"{why}; {target.kind} cannot delete calls")
-        return
+class _NotYet(Exception):
+    """The copy cannot be followed yet (its person or user is not found): retried later."""
+
+
+@dataclass(frozen=True)
+class _Mode:
+    """One way of following a deletion: what it does to the copy, and how it is recorded."""
+
+    verb: str  # "delete" | "mark": the dry run's action, and the reasons' word
+    can: Callable[[WriteSupport], bool]  # whether the target takes it at all
+    cannot: str  # why not, after the target's kind
+    state: str  # the row's state once done
+    send: Callable[[Pusher, Call, Any], None]  # the request(s); raises what went wrong
+    done: Callable[[str, Any], str]  # the row's reason once done, from the mark text
+    count: Callable[[PushStats], None]
+
+
+def _send_delete(pusher: Pusher, call: Call, link: Any) -> None:
     try:
-        target.delete(link.remote_id)
-    except AuthError:
-        raise
+        pusher.target.delete(link.remote_id)
     except VendorError as error:
-        if error.status not in GONE:
-            _record(pusher, call, link, FAILED, f"{why}; delete failed: {error.message}")
-            return
-    except AmbiguousWriteError as error:  # deletes are idempotent: the next run asks again
-        _record(pusher, call, link, FAILED, f"{why}; delete may not have landed: {error}")
-        return
-    _retire(pusher, call, ledger.DELETED, f"{why}; deleted {link.remote_id} in the target")
-    pusher.stats.deleted += 1
+        if error.status not in GONE:  # already gone (a crash after the delete): done
+            raise
 
 
-def _mark(pusher: Pusher, call: Call, link: Any) -> None:
+def _send_mark(pusher: Pusher, call: Call, link: Any) -> None:
+    resolved = pusher.target.resolve(call, pusher.options)
+    if isinstance(resolved, Parked):
+        raise _NotYet(resolved.reason)
+    pusher.target.update(link.remote_id, marked(call, pusher.route.source), resolved)
+
+
+def _deleted(stats: PushStats) -> None:
+    stats.deleted += 1
+
+
+def _marked(stats: PushStats) -> None:
+    stats.marked += 1
+
+
+PROPAGATE = _Mode(
+    "delete",
+    lambda support: support.delete,
+    "cannot delete calls",
+    ledger.DELETED,
+    _send_delete,
+    lambda why, link: f"{why}; deleted {link.remote_id} in the target",
+    _deleted,
+)
+MARK = _Mode(
+    "mark",
+    lambda support: support.update,
+    "cannot update calls to say so",
+    ledger.MARKED,
+    _send_mark,
+    lambda why, link: why,
+    _marked,
+)
+MODES = {"propagate": PROPAGATE, "mark": MARK}  # ``ignore`` follows nothing
+
+
+def _follow_one(pusher: Pusher, call: Call, link: Any, mode: _Mode) -> None:
+    """Follow one deletion into the target (a dry run notes what it would do)."""
     assert call.deleted_at is not None
-    why = mark_text(pusher.route.source, call.deleted_at)
-    target = pusher.target
-    if not target.write_support.update:
-        _record(pusher, call, link, STALE, f"{why}; {target.kind} cannot update calls to say so")
+    why, verb = mark_text(pusher.route.source, call.deleted_at), mode.verb
+    if not mode.can(pusher.target.write_support):
+        _record(pusher, call, link, STALE, f"{why}; {pusher.target.kind} {mode.cannot}")
+        return
+    if pusher.plan is not None:
+        pusher.plan.note(verb, call, f"{why}; would {verb} {link.remote_id} in the target")
+        mode.count(pusher.stats)
         return
     try:
-        resolved = target.resolve(call, pusher.options)
-        if isinstance(resolved, Parked):
-            _record(pusher, call, link, FAILED, f"{why}; cannot mark yet: {resolved.reason}")
-            return
-        target.update(link.remote_id, marked(call, pusher.route.source), resolved)
-    except CannotUpdate as cannot:
-        _record(pusher, call, link, STALE, f"{why}; cannot mark: {cannot.field}")
-        return
+        mode.send(pusher, call, link)
     except AuthError:
         raise
-    except (VendorError, AmbiguousWriteError) as error:
-        _record(pusher, call, link, FAILED, f"{why}; mark failed: {error}")
+    except CannotUpdate as cannot:
+        _record(pusher, call, link, STALE, f"{why}; cannot {verb}: {cannot.field}")
         return
-    _retire(pusher, call, ledger.MARKED, why)
-    pusher.stats.marked += 1
+    except _NotYet as parked:
+        _record(pusher, call, link, FAILED, f"{why}; cannot {verb} yet: {parked}")
+        return
+    except AmbiguousWriteError as error:  # idempotent either way: the next run asks again
+        _record(pusher, call, link, FAILED, f"{why}; {verb} may not have landed: {error}")
+        return
+    except VendorError as error:
+        _record(pusher, call, link, FAILED, f"{why}; {verb} failed: {error.message}")
+        return
+    _retire(pusher, call, mode.state, mode.done(why, link))
+    mode.count(pusher.stats)
 
 
 def _retire(pusher: Pusher, call: Call, state: str, reason: str) -> None:
@@ -192,10 +243,13 @@ def _record(pusher: Pusher, call: Call, link: Any, state: str, reason: str) -> N
     """An attempt that did not follow the deletion: stale (never retried) or failed (backs
     off, then retried)."""
     failures = int(link.attempts) + 1 if state == FAILED else 1
-    with pusher.engine.begin() as conn:
-        ledger.settle(
-            conn, pusher.fence, call.call_uid, pusher.name, state, reason, failures=failures
-        )
+    if pusher.plan is not None:
+        pusher.plan.note("stale" if state == STALE else "fail", call, reason)
+    else:
+        with pusher.engine.begin() as conn:
+            ledger.settle(
+                conn, pusher.fence, call.call_uid, pusher.name, state, reason, failures=failures
+            )
     if state == STALE:
         pusher.stats.stale += 1
     else:

@@ -138,24 +138,42 @@ def check_target(
 ) -> str | None:
     """Why ``plan`` goes over the guard (the trip recorded for review), or None. The caller
     commits, then stops the target (:class:`GuardTripped`)."""
+    detail = trip(policy, source, target, plan)
+    if detail is None or review.take_acceptance(conn, review.GUARD_TRIP, target, source, "push"):
+        return None
+    review.record_open(conn, review.GUARD_TRIP, target, source, "push", detail)
+    log.warning("guard.tripped", target=target, route=source, **detail)
+    return str(detail["why"])
+
+
+def preview_target(
+    conn: Connection, policy: GuardConfig, source: str, target: str, plan: Planned
+) -> dict[str, Any] | None:
+    """What :func:`check_target` would say, recording nothing and leaving an acceptance
+    unused (a dry run): the trip's why and numbers, or None when the run would go ahead."""
+    detail = trip(policy, source, target, plan)
+    if detail is None or review.has_acceptance(conn, review.GUARD_TRIP, target, source, "push"):
+        return None
+    return detail
+
+
+def trip(policy: GuardConfig, source: str, target: str, plan: Planned) -> dict[str, Any] | None:
+    """The trip ``plan`` makes (why, and the numbers), or None: within the guard."""
     over = exceeds(policy, plan.changes, plan.written)
-    if over is None or review.take_acceptance(conn, review.GUARD_TRIP, target, source, "push"):
+    if over is None:
         return None
     why = (
         f"mass-change guard: this run would rewrite {plan.updates} and delete or mark "
         f"{plan.deletions} of the {plan.written} calls route {source} -> {target} wrote there, "
         f"{over}; nothing was written into {target}: {HOW_TO_GO_AHEAD}"
     )
-    detail = {
+    return {
         "why": why,
         "updates": plan.updates,
         "deletions": plan.deletions,
         "written": plan.written,
         **_limits(policy),
     }
-    review.record_open(conn, review.GUARD_TRIP, target, source, "push", detail)
-    log.warning("guard.tripped", target=target, route=source, **detail)
-    return why
 
 
 # --- a full sweep --------------------------------------------------------------------------

@@ -10,18 +10,38 @@ What a dry run cannot know: whether the target accepts a create or an update (a 
 lost answer), and look-ups the target answers differently by the time of the real run. Two
 routes carrying one real call into one target are linked in the plan as the real run links
 them (:meth:`SyncPlan.sibling`), by the same twin rules on the calls planned so far.
+
+Around each target the route's hooks (``syncer/deletions.py``) add what the real run would do
+besides: whether the mass-change guard would stop the target (with its numbers; asked as the
+real run asks, without recording a trip or using up a person's acceptance), and what the
+route's ``deletions`` mode would do to each copy of a call deleted at the source (``delete``
+or ``mark``, every one listed with the record's id; a linked twin is never among them).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from syncer.model import Call
 from syncer.store.twins import Tolerances, Twin, same_call
 
-ACTIONS = ("create", "update", "link", "skip", "park", "adopt", "stale", "review", "fail")
+ACTIONS = (
+    "create",
+    "update",
+    "link",
+    "skip",
+    "park",
+    "adopt",
+    "stale",
+    "review",
+    "fail",
+    "delete",
+    "mark",
+)
 SAMPLES = 3
+EVERY_ONE = ("delete", "mark")  # what a deletion mode would do is listed call by call
 
 
 @dataclass
@@ -32,11 +52,14 @@ class TargetPlan:
     owner: SyncPlan
     counts: Counter[str] = field(default_factory=Counter)
     samples: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # The mass-change guard: the trip the run would make (why, and the numbers), or None.
+    guard: dict[str, Any] | None = None
+    forced: bool = False  # --force: the guard would not be asked
 
     def note(self, action: str, call: Call, reason: str) -> None:
         self.counts[action] += 1
         examples = self.samples.setdefault(action, [])
-        if len(examples) < SAMPLES:
+        if len(examples) < SAMPLES or action in EVERY_ONE:
             examples.append((call.call_uid, reason))
         if action in ("create", "link"):
             self.owner.planned.setdefault(self.target, []).append(call)

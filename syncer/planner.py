@@ -116,6 +116,7 @@ class Decision:
     kept_edits: tuple[str, ...] = ()
     recreate: bool = False  # create: delete the old copy first
     twin: Twin | None = None
+    candidates: tuple[str, ...] = ()  # review, park: what a person chooses among
     # skip: the target holds what the call should be there (a kept edit, an owned field, no
     # field changed): the ledger records the call as reconciled, so it is not planned again.
     reconcile: bool = False
@@ -173,12 +174,13 @@ def _fresh(facts: Facts) -> Decision:
             )
         return Decision("link", reason, twin=twin)
     if facts.ambiguous:
-        return Decision("review", f"could be any of {', '.join(facts.ambiguous)} in the target")
+        reason = f"could be any of {', '.join(facts.ambiguous)} in the target"
+        return Decision("review", reason, candidates=facts.ambiguous)
     if facts.missing is not None:
         reason = facts.missing.reason
         if facts.missing.candidates:
             reason += f" (candidates: {', '.join(facts.missing.candidates)})"
-        return Decision("park", reason)
+        return Decision("park", reason, candidates=facts.missing.candidates)
     return Decision("create", "not in the target yet")
 
 

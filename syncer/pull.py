@@ -53,6 +53,7 @@ __all__ = [
 ]
 RELABEL_BATCH = 1000  # incomplete calls re-mapped per pull at most (a backlog takes runs)
 RELABEL_PAGE = 100  # ... per transaction
+GUARD_WAITS = "guard trip waiting for a person"
 
 
 @dataclass
@@ -79,6 +80,9 @@ class PullResult:
     interrupted: bool = False  # a stop was requested: the pull ended after a stored page
     duplicates: int = 0  # new duplicate pairs found (a hand-logged call beside a copy)
     remapped: int = 0  # quarantined records that map under the changed mapping inputs
+    # Why the mass-change guard held a full sweep's deletions back (a ``guard_trip`` review
+    # item waits): not an error, the pull ran through, but the run needs a person (exit 1).
+    guarded: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -243,7 +247,8 @@ def pull(
     """Pull every stream of a connector, recorded as one sync run held by its own lease; then
     report calls logged by hand beside a copy callsync had already written here
     (``syncer/store/review.py``). ``on_page`` is told after every stored page. ``guard``: the
-    mass-change guard on full sweeps' deletions; a trip is the pull's error (``syncer.guard``)."""
+    mass-change guard on full sweeps' deletions; a trip is no error (the pages and cursor are
+    stored): ``result.guarded`` says why the deletions wait for a person (``syncer.guard``)."""
     name = connector.context.name
     halt = stop or stopping.FLAG
     owner = owner or current_worker()
@@ -255,9 +260,10 @@ def pull(
     with kept(engine, fence):
         try:
             status = _pull_streams(engine, connector, result, halt, owner, on_page, guard)
+            # A trip holds back only the sweep's deletions: the pages and the cursor are
+            # stored, so the pull ran through; the trip waits for a person (review, status).
             guarded = [s.guarded for s in result.streams.values() if s.guarded]
-            if guarded and result.error is None:
-                status, result.error = "failed", "; ".join(guarded)
+            result.guarded = "; ".join(guarded) or None
         except Exception as error:
             status, result.error = "failed", f"{type(error).__name__}: {explain(error)}"
             log.error("pull.failed", connection=name, error=result.error)
@@ -267,7 +273,7 @@ def pull(
             with engine.begin() as conn:
                 pairs = twins.duplicate_pairs(conn, name, started, matching or Tolerances())
                 result.duplicates = review.record_duplicates(conn, pairs)
-                runs.finish_run(conn, run_id, status, stats, result.error or _skips(result))
+                runs.finish_run(conn, run_id, status, stats, result.error or _notes(result))
     if result.duplicates:
         log.warning("pull.duplicate_pairs", connection=name, new=result.duplicates)
     return result
@@ -338,8 +344,12 @@ def _ticker(
     return for_stream
 
 
-def _skips(result: PullResult) -> str | None:
-    if not result.skipped:
-        return None
-    held = "; ".join(f"{stream} held by {who}" for stream, who in result.skipped.items())
-    return f"skipped: {held}"
+def _notes(result: PullResult) -> str | None:
+    """What the run's record says beside its status: streams skipped, a guard trip."""
+    notes = []
+    if result.skipped:
+        held = "; ".join(f"{stream} held by {who}" for stream, who in result.skipped.items())
+        notes.append(f"skipped: {held}")
+    if result.guarded:
+        notes.append(f"{GUARD_WAITS}: {result.guarded}")
+    return "; ".join(notes) or None

@@ -46,7 +46,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from connectors.base import Connector, Parked, Resolved, WriteOptions
 from syncer import planner, review_choice, stopping
@@ -60,6 +60,7 @@ from syncer.errors import (
 )
 from syncer.heartbeat import LEASE_TTL, current_worker, held_lease
 from syncer.http.retry import answer_is_ambiguous
+from syncer.identities import known_missing
 from syncer.model import Call
 from syncer.plan import TargetPlan
 from syncer.push_facts import (
@@ -82,16 +83,19 @@ from syncer.store.ledger import (
     NEEDS_REVIEW,
     PARKED,
 )
-from syncer.store.twins import Tolerances, find_twin
+from syncer.store.twins import Lookalikes, Tolerances, find_twin
 
 log = structlog.get_logger("callsync.push")
 
 Matching = Tolerances  # how close two independently logged calls must be to be one call
 MAX_FAILED_LOOKUPS = 5  # marker look-ups that fail in a row before a person is asked
+# The next batch of (call, ledger row) after a call uid (``Pusher.each_call``).
+Batch = Callable[[Connection, str], list[tuple[Call, Any]]]
 
 
 class PushHooks(Protocol):
-    """What a route adds around a target's push, under its lease (``syncer/deletions.py``)."""
+    """What a route adds around a target's push, under its lease (``syncer/deletions.py``).
+    In a dry run (``pusher.plan`` set; no lease) they note what they would do instead."""
 
     def before(self, pusher: Pusher) -> None:
         """Before the first write; raising stops the target with nothing written."""
@@ -117,7 +121,7 @@ class Pusher(Updates, Recordings):
     # A dry run: every decision is made as usual and recorded here instead of carried out
     # (no write request, no ledger row, no lease: ``fence`` refuses if anything tries).
     plan: TargetPlan | None = None
-    hooks: PushHooks | None = None  # not run in a dry run
+    hooks: PushHooks | None = None
     _fence: Fence | None = field(default=None, init=False, repr=False)
 
     @property
@@ -138,41 +142,52 @@ class Pusher(Updates, Recordings):
         """Write the route's calls into the target until done or a stop is requested (checked
         before every call); raises :class:`LeaseBusyError` when another run holds it."""
         halt = stop or stopping.FLAG
-        if self.plan is not None:
-            self._run(halt)
+        if self.plan is not None:  # no lease: the hooks only read, as the planner does
+            self._hooked(halt)
             return self.stats
         with held_lease(self.engine, f"push:{self.name}", self.owner, self.lease_ttl) as fence:
             self._fence = fence
             try:
-                if self.hooks is not None:
-                    self.hooks.before(self)
-                self._run(halt)
-                if self.hooks is not None and not self.stats.interrupted:
-                    self.hooks.after(self, halt)
+                self._hooked(halt)
             finally:
                 self._fence = None
         return self.stats
 
+    def _hooked(self, stop: threading.Event) -> None:
+        if self.hooks is not None:
+            self.hooks.before(self)
+        self._run(stop)
+        if self.hooks is not None and not self.stats.interrupted:
+            self.hooks.after(self, stop)
+
     def _run(self, stop: threading.Event) -> None:
+        source, target = self.route.source, self.name
+        stale, twins = self.options.recreate_on_change, self.route.write.update_twins
+
+        def routable(conn: Connection, after: str) -> list[tuple[Call, Any]]:
+            return ledger.routable(
+                conn, source, target, after=after, include_stale=stale, include_twins=twins
+            )
+
+        for call, link in self.each_call(routable, stop):
+            self.handle(call, link)
+
+    def each_call(self, batch: Batch, stop: threading.Event) -> Iterator[tuple[Call, Any]]:
+        """Every (call, row) ``batch`` gives, in call uid order, one batch per connection
+        (``batch(conn, after)``: the next after that uid); a stop request, checked before
+        each call, ends it at a write boundary with the stats saying so."""
         after = ""
         while True:
             with self.engine.connect() as conn:
-                batch = ledger.routable(
-                    conn,
-                    self.route.source,
-                    self.name,
-                    after=after,
-                    include_stale=self.options.recreate_on_change,
-                    include_twins=self.route.write.update_twins,
-                )
-            if not batch:
+                found = batch(conn, after)
+            if not found:
                 return
-            for call, link in batch:
+            for call, link in found:
                 after = call.call_uid
                 if stop.is_set():
                     self.stats.interrupted = True
                     return
-                self.handle(call, link)
+                yield call, link
 
     def handle(self, call: Call, link: Any) -> None:
         self._execute(call, link, self.decide(call, link, link))
@@ -182,6 +197,7 @@ class Pusher(Updates, Recordings):
     def decide(self, call: Call, link: Any, row: Any) -> planner.Decision:
         """The planner's decision for ``call``, given ``row`` (its ledger row as the planner
         should see it: None once a marker look-up said the create certainly did not land)."""
+        twin, alike, missing = self._fresh_facts(call) if may_create(row) else (None, (), None)
         facts = planner.Facts(
             call=call,
             route=self._route,
@@ -193,7 +209,9 @@ class Pusher(Updates, Recordings):
             ),
             now=datetime.now(UTC),
             row=planned_row(row),
-            twin=self._twin(call) if may_create(row) else None,
+            twin=twin,
+            ambiguous=alike,
+            missing=missing,
         )
         return planner.plan(facts)
 
@@ -201,15 +219,29 @@ class Pusher(Updates, Recordings):
     def _route(self) -> planner.Route:
         return planned_route(self.route)
 
-    def _twin(self, call: Call) -> planner.Twin | None:
-        """The twin search the engine runs before every create (I/O: the store)."""
+    def _fresh_facts(
+        self, call: Call
+    ) -> tuple[planner.Twin | None, tuple[str, ...], planner.Missing | None]:
+        """What the store knows of a call the target may lack (I/O: the store, never the
+        target): its twin there, or the look-alikes it could be, or what it would miss."""
         with self.engine.connect() as conn:
-            twin = find_twin(conn, self.name, call, self.matching)
-        if twin is None and self.plan is not None:
-            twin = self.plan.sibling(call, self.matching)
-        if twin is None:
-            return None
-        return planner.Twin(twin.remote_id, twin.sibling, twin.sibling_remote)
+            found = find_twin(conn, self.name, call, self.matching)
+        if isinstance(found, Lookalikes):
+            return None, found.remote_ids, None
+        if found is None and self.plan is not None:
+            found = self.plan.sibling(call, self.matching)
+        if found is not None:
+            return planner.Twin(found.remote_id, found.sibling, found.sibling_remote), (), None
+        cache = self.target.context.identities
+        if cache is None:
+            return None, (), None
+        missing = known_missing(
+            cache,
+            self.target.kind,
+            call,
+            create_missing_contacts=self.options.create_missing_contacts,
+        )
+        return None, (), missing
 
     def _execute(self, call: Call, link: Any, decision: planner.Decision) -> None:
         """Carry ``decision`` out (a dry run notes it instead, once what only execution can
@@ -221,7 +253,8 @@ class Pusher(Updates, Recordings):
             if decision.reconcile and self.plan is None:
                 self._reconcile(call, link, decision)
         elif action == "review":
-            self._record(call, NEEDS_REVIEW, decision.reason, 1)
+            evidence = {"candidates": list(decision.candidates)} if decision.candidates else None
+            self._record(call, NEEDS_REVIEW, decision.reason, 1, evidence=evidence)
             self.stats.needs_review += 1
         elif action == "park":
             self._settle(call, link, PARKED, decision.reason)

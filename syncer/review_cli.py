@@ -18,9 +18,9 @@ from syncer.cli_common import EXIT_BAD_INPUT, config_option, handles_errors
 from syncer.config import CallsyncConfig, load_config
 from syncer.store import database
 
-IDS_HELP = """Item ids: w:TARGET:CALL_UID (a write of a call into a target: an ambiguous identity
-or an in-doubt write), t:TARGET:CALL_UID (a linked twin that disagrees with its source call),
-r:N (a recorded item: a guard trip or a duplicate pair)."""
+IDS_HELP = """Item ids: w:TARGET:CALL_UID (a write of a call into a target: an ambiguous identity,
+an in-doubt write, or look-alike records it could be), t:TARGET:CALL_UID (a linked twin that
+disagrees with its source call), r:N (a recorded item: a guard trip or a duplicate pair)."""
 
 
 def group() -> click.Group:

@@ -8,6 +8,9 @@ Item ids, stable while the item waits:
   connector takes a chosen person (``Connector.takes_chosen_person``); ``retry``; ``skip``).
   Kind ``in_doubt``: a write that may have landed and no look-up can settle
   (``adopt`` with ``--remote-id``, ``recreate``, ``skip``: ``syncer/settle.py``).
+  Kind ``lookalike_twins``: several records of the target's own fit the call equally well
+  (options: one of their ids, linked as the call's twin: ``matched``, never written onto;
+  ``skip``).
 - ``t:<target>:<call_uid>``: kind ``twin_disagrees`` (``syncer/review_twins.py``): ``keep``,
   ``update-twin``, ``unlink``.
 - ``r:<n>``: a ``review_items`` row: ``guard_trip`` (``accept``: the next run goes ahead once;
@@ -39,10 +42,13 @@ calls_t = cast(sa.Table, CallRow.__table__)
 
 AMBIGUOUS = "ambiguous_identity"
 IN_DOUBT = "in_doubt"
-KINDS = (AMBIGUOUS, IN_DOUBT, TWIN_DISAGREES, GUARD_TRIP, DUPLICATE_PAIR)
+LOOKALIKES = "lookalike_twins"
+KINDS = (AMBIGUOUS, IN_DOUBT, LOOKALIKES, TWIN_DISAGREES, GUARD_TRIP, DUPLICATE_PAIR)
+WRITES = (AMBIGUOUS, IN_DOUBT, LOOKALIKES)  # items of a ledger row (``w:`` ids)
 OPTIONS: dict[str, tuple[str, ...]] = {
     AMBIGUOUS: ("retry", "skip"),  # and the candidates, where the target takes a choice
     IN_DOUBT: settle.DECISIONS,
+    LOOKALIKES: ("skip",),  # and the records it could be: the one chosen is linked
     TWIN_DISAGREES: ("keep", "update-twin", "unlink"),
     GUARD_TRIP: ("accept", "dismiss"),
     DUPLICATE_PAIR: ("keep-both", "merged"),
@@ -97,11 +103,11 @@ def items(
     """What waits for a person. ``kinds``: connection name -> vendor kind (from the config)."""
     found: list[Item] = []
     with engine.connect() as conn:
-        if kind in (None, AMBIGUOUS, IN_DOUBT):
+        if kind is None or kind in WRITES:
             found += _write_items(conn, kinds, connection)
         if kind in (None, TWIN_DISAGREES):
             found += [_twin_item(d) for d in disagreements(conn, tolerances, connection)]
-        if kind not in (AMBIGUOUS, IN_DOUBT, TWIN_DISAGREES):
+        if kind not in (*WRITES, TWIN_DISAGREES):
             found += _review_items(conn, kind, connection)
     return [item for item in found if kind is None or item.kind == kind]
 
@@ -135,14 +141,22 @@ def _write_items(conn: Connection, kinds: Mapping[str, str], connection: str | N
         evidence |= row.evidence or {}
         item_id = f"w:{row.target_connection}:{row.call_uid}"
         if row.state == ledger.NEEDS_REVIEW:
+            # Several records of the target's own could be the call (the twin search's
+            # look-alikes, ``syncer/planner.py``): a person links one; else a write in doubt.
+            alike = tuple((row.evidence or {}).get("candidates") or ())
+            kind, options = (
+                (LOOKALIKES, alike + OPTIONS[LOOKALIKES])
+                if alike
+                else (IN_DOUBT, OPTIONS[IN_DOUBT])
+            )
             found.append(
                 Item(
                     item_id,
-                    IN_DOUBT,
+                    kind,
                     row.target_connection,
                     row.call_uid,
                     row.reason or "",
-                    OPTIONS[IN_DOUBT],
+                    options,
                     evidence,
                 )
             )

@@ -14,16 +14,17 @@ from sqlalchemy.engine import Connection, Engine
 from syncer import settle
 from syncer.review_choice import CHOICE_KEY
 from syncer.review_queue import (
-    AMBIGUOUS,
     IN_DOUBT,
+    LOOKALIKES,
     OPTIONS,
+    WRITES,
     Item,
     ReviewError,
     calls_t,
     candidates,
     items,
 )
-from syncer.review_twins import TWIN_DISAGREES
+from syncer.review_twins import TWIN_DISAGREES, link_lookalike
 from syncer.store import ledger, repo
 from syncer.store.review import review_t
 from syncer.store.twins import Tolerances
@@ -56,6 +57,8 @@ def resolve(
         raise ReviewError(f"{item_id} takes {' | '.join(item.options)}, not {option!r}")
     if item.kind == TWIN_DISAGREES:
         return _resolve_twin(engine, item, option)
+    if item.kind == LOOKALIKES and option != "skip":
+        return link_lookalike(engine, call_uid, target, option, _stamp())
     if item.kind == IN_DOUBT or option == "skip":
         decision = settle.Decision(call_uid, target, option, remote_id)
         try:
@@ -69,11 +72,7 @@ def _waiting(
     engine: Engine, prefix: str, target: str, kinds: Mapping[str, str], tolerances: Tolerances
 ) -> list[Item]:
     if prefix == "w" and target:
-        return [
-            i
-            for i in items(engine, kinds, tolerances, connection=target)
-            if i.kind in (AMBIGUOUS, IN_DOUBT)
-        ]
+        return [i for i in items(engine, kinds, tolerances, connection=target) if i.kind in WRITES]
     if prefix == "t" and target:
         return items(engine, kinds, tolerances, kind=TWIN_DISAGREES, connection=target)
     return []

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
+from syncer.store import ledger
 from syncer.store.ledger import DONE, MATCHED, links_t
 from syncer.store.tables import CallRow, ReviewItemRow
 from syncer.store.twins import Tolerances
@@ -141,3 +142,26 @@ class _Row:
             return self._values[name]
         except KeyError:
             raise AttributeError(name) from None
+
+
+def link_lookalike(engine: Engine, call_uid: str, target: str, remote_id: str, stamp: str) -> str:
+    """A person's choice among look-alike records (``lookalike_twins``): ``remote_id`` is the
+    call, linked as a twin (``matched``: callsync never writes onto it by itself)."""
+    with engine.begin() as conn:
+        content = conn.execute(
+            sa.select(calls_t.c.content_hash).where(calls_t.c.call_uid == call_uid)
+        ).scalar_one()
+        row = ledger.get(conn, call_uid, target)
+        evidence = {**(row.evidence or {}), "settled_by": stamp, "decision": remote_id}
+        ledger.admin_settle(
+            conn,
+            call_uid,
+            target,
+            DONE,
+            kind=MATCHED,
+            remote_id=remote_id,
+            written_hash=content,
+            reason=f"linked to {remote_id}, chosen by {stamp}",
+            evidence=evidence,
+        )
+    return f"linked to {remote_id}: a record logged in the target, never written onto"

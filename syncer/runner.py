@@ -51,12 +51,14 @@ class SyncReport:
     @property
     def failed(self) -> bool:
         """Whether some part that should have run did not run through: a pull failed or stopped
-        early (a vendor unreachable, credentials refused), a stream or target was skipped
-        because another live run holds it, a target's push stopped early or was deferred, or
-        the pass was interrupted. This decides the exit code (``callsync`` exits 1)."""
+        early (a vendor unreachable, credentials refused), a sweep's deletions wait for a
+        person (a mass-change guard trip; the pull itself counts as read), a stream or target
+        was skipped because another live run holds it, a target's push stopped early or was
+        deferred, or the pass was interrupted. This decides the exit code (``callsync`` exits 1)."""
         return (
             self.interrupted
             or bool(self.failed_pulls())
+            or bool(self.guard_trips())
             or bool(self.busy())
             or any(stats.error for targets in self.pushes.values() for stats in targets.values())
         )
@@ -70,6 +72,15 @@ class SyncReport:
             elif result.error is not None:
                 failed[name] = result.error
         return failed
+
+    def guard_trips(self) -> dict[str, str]:
+        """connection -> why the mass-change guard held its sweep's deletions back. Not a
+        failed pull (its pages are stored, its targets are written): a trip for a person."""
+        return {
+            name: result.guarded
+            for name, result in self.pulls.items()
+            if isinstance(result, PullResult) and result.guarded
+        }
 
     def busy(self) -> list[str]:
         """What was skipped because another live run holds it, and who holds it."""

@@ -80,6 +80,22 @@ def take_acceptance(conn: Connection, kind: str, connection: str, subject: str, 
     """Whether a person accepted this item (``callsync review resolve r:N --choose accept``)
     and the acceptance is unused. Taking it marks it used: it lets one run through, and the
     next trip needs a person again."""
+    row = _unused_acceptance(conn, kind, connection, subject, other)
+    if row is None:
+        return False
+    used = {**(row.detail or {}), "used_at": datetime.now(UTC).isoformat()}
+    conn.execute(review_t.update().where(review_t.c.id == row.id).values(detail=used))
+    return True
+
+
+def has_acceptance(conn: Connection, kind: str, connection: str, subject: str, other: str) -> bool:
+    """:func:`take_acceptance` without taking it (a dry run asks what a run would do)."""
+    return _unused_acceptance(conn, kind, connection, subject, other) is not None
+
+
+def _unused_acceptance(
+    conn: Connection, kind: str, connection: str, subject: str, other: str
+) -> Any | None:
     row = conn.execute(
         sa.select(review_t).where(
             review_t.c.kind == kind,
@@ -90,10 +106,8 @@ def take_acceptance(conn: Connection, kind: str, connection: str, subject: str, 
     ).first()
     accepted = row is not None and (row.resolution or "").startswith("accept ")
     if row is None or not accepted or (row.detail or {}).get("used_at"):
-        return False
-    used = {**(row.detail or {}), "used_at": datetime.now(UTC).isoformat()}
-    conn.execute(review_t.update().where(review_t.c.id == row.id).values(detail=used))
-    return True
+        return None
+    return row
 
 
 def open_items(conn: Connection, kind: str | None = None, limit: int = 500) -> list[Any]:

@@ -11,7 +11,9 @@ Two calls are the same real call when the remote party's number (E.164) is the s
 and the durations are within the configured tolerances, and direction and rep agree where both
 sides know them. Matching is best-first and mutual: a candidate goes to the source call that
 fits it best (closest start, then closest duration), so of two redials 20 s apart only the one
-that was really logged twice takes the twin.
+that was really logged twice takes the twin. Two records of the target's own that fit equally
+well (a call logged twice by hand, an import run twice) are not chosen between: the call waits
+for a person with both (:class:`Lookalikes`).
 """
 
 from __future__ import annotations
@@ -183,9 +185,19 @@ class _Sibling:
         return getattr(self.row, name)
 
 
-def find_twin(conn: Connection, target: str, call: Call, tolerances: Tolerances) -> Twin | None:
-    """Where ``target`` already holds ``call``, or None (it does not, as far as the store
-    knows: a write is needed)."""
+@dataclass(frozen=True)
+class Lookalikes:
+    """Several records of the target's own fit the call equally well: which one is the call
+    is for a person to say (``remote_ids``, in id order)."""
+
+    remote_ids: tuple[str, ...]
+
+
+def find_twin(
+    conn: Connection, target: str, call: Call, tolerances: Tolerances
+) -> Twin | Lookalikes | None:
+    """Where ``target`` already holds ``call``, several equally good records it could be, or
+    None (it does not, as far as the store knows: a write is needed)."""
     number = remote_number(call)
     if number is None:
         return None
@@ -199,12 +211,25 @@ def find_twin(conn: Connection, target: str, call: Call, tolerances: Tolerances)
         if fit is not None:
             ranked.append((fit, row))
     ranked.sort(key=lambda item: (item[0], item[1].call_uid))
-    for fit, row in ranked:
-        if not _claimed_by_a_better_fit(conn, target, call, number, row, fit, tolerances):
-            if row.remote_id is None:
-                return Twin(remote_id=row.origin_external_id)
-            return Twin(remote_id=None, sibling=row.call_uid, sibling_remote=row.remote_id)
-    return None
+
+    def free(fit: tuple[float, int], row: Any) -> bool:
+        return not _claimed_by_a_better_fit(conn, target, call, number, row, fit, tolerances)
+
+    first = next((index for index, (fit, row) in enumerate(ranked) if free(fit, row)), None)
+    if first is None:
+        return None
+    best, row = ranked[first]
+    if row.remote_id is not None:
+        return Twin(remote_id=None, sibling=row.call_uid, sibling_remote=row.remote_id)
+    # As good as the best and free too: a record of the target's own that could equally be it.
+    alike = [row.origin_external_id] + [
+        other.origin_external_id
+        for fit, other in ranked[first + 1 :]
+        if fit == best and other.remote_id is None and free(fit, other)
+    ]
+    if len(alike) > 1:
+        return Lookalikes(tuple(sorted(alike)))
+    return Twin(remote_id=row.origin_external_id)
 
 
 def _claimed_by_a_better_fit(

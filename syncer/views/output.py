@@ -145,6 +145,7 @@ def as_json(summary: RunSummary) -> dict[str, Any]:
         if plan is None
         else [
             {"route": route, "target": target, "counts": dict(t.counts), "examples": t.samples}
+            | {"guard": t.guard, "forced": t.forced}
             for (route, target), t in sorted(plan.targets.items())
         ],
     }

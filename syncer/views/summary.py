@@ -14,7 +14,7 @@ from typing import Any
 from syncer.backfill import BackfillStats
 from syncer.backfill_run import BackfillReport
 from syncer.plan import SyncPlan
-from syncer.pull import PullResult
+from syncer.pull import GUARD_WAITS, PullResult
 from syncer.push_stats import PushStats
 from syncer.runner import Cost, SyncReport
 
@@ -83,7 +83,8 @@ def of_sync(command: str, report: SyncReport, plan: SyncPlan | None = None) -> R
         row = _pulled(name, result, report.costs.get(name, Cost()))
         summary.connections.append(row)
         text = pull_line(result) if isinstance(result, PullResult) else f"failed: {result}"
-        summary.lines.append(Line(f"{name}: {text}", problem=not _ran_through(result)))
+        problem = not _ran_through(result) or _guarded(result)
+        summary.lines.append(Line(f"{name}: {text}", problem=problem))
     _add_targets(summary, report.pushes)
     summary.lines += [
         Line(f"skipped: {held} (another callsync run is working on it)", problem=True)
@@ -111,6 +112,10 @@ def _ran_through(result: PullResult | str) -> bool:
     return isinstance(result, PullResult) and result.ran_through
 
 
+def _guarded(result: PullResult | str) -> bool:
+    return isinstance(result, PullResult) and result.guarded is not None
+
+
 def pull_line(result: PullResult) -> str:
     parts = [
         f"{stream} read {s.records}, stored {s.stored}, quarantined {s.quarantined}, "
@@ -121,6 +126,8 @@ def pull_line(result: PullResult) -> str:
     text = "; ".join(parts) or "nothing to read"
     if result.interrupted:
         text += " (interrupted)"
+    if result.guarded:
+        text += f" ({GUARD_WAITS}: {result.guarded})"
     return text + (f" (stopped early: {result.error})" if result.error else "")
 
 
@@ -139,7 +146,7 @@ def _pulled(name: str, result: PullResult | str, cost: Cost) -> ConnectionRow:
         "skipped": dict(result.skipped),
         "duplicate_pairs": result.duplicates,
     }
-    row.status, row.ok = _pull_status(result), result.ran_through
+    row.status, row.ok = _pull_status(result), result.ran_through and not result.guarded
     return row
 
 
@@ -150,6 +157,8 @@ def _pull_status(result: PullResult) -> str:
         return "skipped: " + "; ".join(f"{s} held by {w}" for s, w in result.skipped.items())
     if result.interrupted:
         return "interrupted"
+    if result.guarded:
+        return f"{GUARD_WAITS}: {result.guarded}"
     pairs = result.duplicates
     return "ok" + (f" ({pairs} duplicate pairs for review)" if pairs else "")
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from connectors.emulation.fleet import Fleet
 from connectors.emulation.world import World
 from syncer.config import load_config
+from syncer.plan import SyncPlan, TargetPlan
 from syncer.runner import SyncReport, connected, sync_once
 from syncer.store import review
 from syncer.store.ledger import calls_t, links_t
@@ -54,6 +55,16 @@ class World2:
         config = load_config(self.path)
         with connected(config, self.engine) as live:
             return sync_once(config, self.engine, live, force=force)
+
+    def dry_run(self) -> TargetPlan:
+        """``sync --dry-run``: the plan of the route's one target."""
+        time.sleep(1.1)  # a full sweep, as :meth:`sync`
+        config = load_config(self.path)
+        plan = SyncPlan()
+        with connected(config, self.engine) as live:
+            report = sync_once(config, self.engine, live, plan=plan)
+        assert not report.failed, report
+        return plan.targets[("ample -> close", "close")]
 
     def links(self, kind: str, state: str = "done") -> list[Any]:
         stmt = (
@@ -188,8 +199,9 @@ def test_a_source_that_suddenly_lists_nothing_trips_the_guard(synced: World2):
         synced.delete_in_ample(external_id)
     synced.fleet.emulator("close").stats.reset()
     report = synced.sync()
-    assert report.failed
-    assert "mass-change guard" in (report.failed_pulls().get("ample") or "")
+    assert report.failed  # exit 1: the trip waits for a person ...
+    assert report.failed_pulls() == {}  # ... but the pull itself ran through
+    assert "mass-change guard" in (report.guard_trips().get("ample") or "")
     assert synced.tombstoned() == 0
     assert synced.close_writes() == 0
     [trip] = synced.trips()
@@ -249,3 +261,62 @@ def test_an_accepted_trip_lets_one_run_through_and_the_next_trip_waits_again(syn
     again = synced.sync()
     assert again.failed  # the acceptance was used up: a person must look again
     assert _close(again).updated == 0
+
+
+def _no_lease(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError("a dry run took a lease")
+
+
+@pytest.mark.parametrize("synced", [("propagate", "")], indirect=True)
+def test_a_dry_run_lists_what_propagate_would_delete_never_a_twin(
+    synced: World2, monkeypatch: pytest.MonkeyPatch
+):
+    written, twin = _deleted_pair(synced)
+    synced.fleet.emulator("close").stats.reset()
+    with monkeypatch.context() as patched:
+        patched.setattr("syncer.push.held_lease", _no_lease)
+        plan = synced.dry_run()
+    assert plan.counts["delete"] == 1
+    [(uid, why)] = plan.samples["delete"]
+    assert uid == written.call_uid
+    assert why.endswith(f"would delete {written.remote_id} in the target")
+    planned = {uid for examples in plan.samples.values() for uid, _ in examples}
+    assert twin.call_uid not in planned
+    assert plan.guard is None
+    assert synced.close_writes() == 0
+    assert synced.link(written.call_uid).state == "done"
+
+    report = synced.sync()  # the real run does what the dry run said
+    assert _close(report).deleted == 1
+    assert synced.link(written.call_uid).state == "deleted"
+
+
+@pytest.mark.parametrize(
+    "synced", [("mark", "    guard: {min_count: 1, max_count: 2}")], indirect=True
+)
+def test_a_dry_run_says_the_guard_would_trip_with_its_numbers_and_records_nothing(
+    synced: World2, monkeypatch: pytest.MonkeyPatch
+):
+    written = synced.links("written")
+    gone = written[:3]
+    for row in gone:
+        synced.delete_in_ample(row.origin_external_id)
+    synced.fleet.emulator("close").stats.reset()
+    with monkeypatch.context() as patched:
+        patched.setattr("syncer.push.held_lease", _no_lease)
+        plan = synced.dry_run()
+    assert plan.guard is not None
+    assert (plan.guard["deletions"], plan.guard["updates"]) == (3, 0)
+    assert plan.guard["written"] == len(written)
+    assert plan.guard["max_count"] == 2
+    assert "more than guard.max_count (2)" in plan.guard["why"]
+    assert plan.counts["mark"] == 3
+    assert sorted(uid for uid, _ in plan.samples["mark"]) == [row.call_uid for row in gone]
+    assert synced.trips() == []  # nothing recorded for review
+    assert synced.close_writes() == 0
+    assert all(synced.link(row.call_uid).state == "done" for row in gone)
+
+    report = synced.sync()  # the real run trips as the dry run said
+    assert "mass-change guard" in (_close(report).error or "")
+    [trip] = synced.trips()
+    assert trip.detail["deletions"] == 3
