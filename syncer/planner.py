@@ -225,7 +225,13 @@ def _changes(
     if resolution.kept_edits:
         kept = ", ".join(resolution.kept_edits)
         reason = f"unchanged: edited in the target ({kept}), kept"
-        return Decision("skip", reason, keep=resolution.keep, reconcile=True)
+        return Decision(
+            "skip",
+            reason,
+            keep=resolution.keep,
+            kept_edits=resolution.kept_edits,
+            reconcile=True,
+        )
     if resolution.refused:
         owned = ", ".join(resolution.refused)
         return Decision(
