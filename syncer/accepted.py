@@ -54,10 +54,9 @@ def accept(
 ) -> dict[str, Any]:
     """Make the edits ``kept`` in ``target`` (field -> value) changes of the canonical call, as
     stored now (a pull may have changed it since the caller read it); the fields that changed."""
-    locked = repo.lock_calls(conn, [call_uid])
-    if not locked:
+    call = repo.locked_call(conn, call_uid)
+    if call is None:
         return {}
-    call = locked[0]
     current = overrides.of_calls(conn, [call_uid]).get(call_uid, [])
     new = conflicts.accepted(call, kept, at, target, policy, current)
     if not new:

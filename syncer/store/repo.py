@@ -87,18 +87,25 @@ def upsert_calls(conn: Connection, calls: Sequence[Call], now: datetime | None =
     return upsert(conn, calls_t, rows, key=["call_uid"], update=update, where=newer)
 
 
-def lock_calls(conn: Connection, call_uids: Sequence[str]) -> list[Call]:
-    """The stored calls of ``call_uids``, their rows locked until the transaction ends (on
-    PostgreSQL; SQLite's writers are serialised already), in ``call_uid`` order."""
+def lock_calls(conn: Connection, call_uids: Sequence[str]) -> None:
+    """Lock the stored rows of ``call_uids`` until the transaction ends (on PostgreSQL, in
+    ``call_uid`` order; SQLite's writers are serialised already)."""
     if not call_uids:
-        return []
+        return
     stmt = (
-        sa.select(calls_t.c.data)
+        sa.select(calls_t.c.call_uid)
         .where(calls_t.c.call_uid.in_(sorted(call_uids)))
         .order_by(calls_t.c.call_uid)
         .with_for_update()
     )
-    return [Call.model_validate(data) for data in conn.execute(stmt).scalars()]
+    conn.execute(stmt).all()
+
+
+def locked_call(conn: Connection, call_uid: str) -> Call | None:
+    """The stored call, its row locked until the transaction ends (None: not stored)."""
+    stmt = sa.select(calls_t.c.data).where(calls_t.c.call_uid == call_uid).with_for_update()
+    data = conn.execute(stmt).scalar()
+    return None if data is None else Call.model_validate(data)
 
 
 def rewrite_content(conn: Connection, call: Call) -> None:
