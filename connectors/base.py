@@ -277,9 +277,19 @@ class Connector(abc.ABC):
     # person is one of several on the number: so a person's choice among the candidates of a
     # parked call (``callsync review``) can be handed in. False: the vendor's rules decide.
     takes_chosen_person: ClassVar[bool] = False
+    # Canonical fields this vendor reads back exactly as written (after ``read_back``): a pull
+    # that finds one differing on callsync's copy found a rep's edit (``syncer/edits.py``). A
+    # field that passes through a lossy vocabulary or rounding stays out, or its read-back would
+    # look like an edit, and an edit of it could not be told from a mapping round trip.
+    editable: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, context: ConnectorContext) -> None:
         self.context = context
+
+    def read_back(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` (JSON values of ``editable`` fields, as written) as the read path gives
+        them back from a copy nobody edited (a vendor that reformats a note says how here)."""
+        return dict(values)
 
     @abc.abstractmethod
     def read(self, stream: str, cursor: Cursor) -> Iterator[Page]:

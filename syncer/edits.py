@@ -1,14 +1,16 @@
 """Edits made in a target on callsync's own copy of a call, found when the target is pulled.
 
-A pull files a marked copy under the call it copies (``syncer/records.py``). If an editable
-field of the copy (``conflicts.EDITABLE``) differs from what the ledger says callsync wrote
-there, a rep edited it in the target: the ledger row records the edit (values and when, reason
-"edited in the target") and no longer claims to hold the call's content, so the next push
-reconciles it by the route's conflict policy (``syncer/conflicts.py``): under the default the
-edit is kept, never overwritten.
+A pull files a marked copy under the call it copies (``syncer/records.py``). If a field the
+target's connector reads back exactly (``Connector.editable``) differs on the copy from what
+the ledger says callsync wrote there (as the vendor reads it back: ``Connector.read_back``), a
+rep edited it in the target: the ledger row records the edit (values and when, reason "edited
+in the target") and no longer claims to hold the call's content, so the next push into that
+target reconciles it by the route's conflict policy (``syncer/conflicts.py``). An edit the
+policy keeps becomes a change of the canonical call (``syncer/accepted.py``): it travels to the
+call's other targets, and a later source change of the field wins it back as documented there.
 
-Not done here: the edit does not become a change of the canonical call, so it does not travel
-on to the call's other targets.
+The ledger row is read locked (``ledger.get_locked``): a push completing a write into the
+target at the same time either sees this edit (and keeps it) or is seen by it.
 """
 
 from __future__ import annotations
@@ -18,24 +20,31 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import Connection
 
+from connectors.base import Connector
 from syncer import conflicts
 from syncer.model import Call
 from syncer.store import ledger
 
 
-def note(conn: Connection, target: str, copies: Sequence[Call], owners: Mapping[str, str]) -> int:
-    """Record edits found on ``copies`` (records read from ``target``; ``owners``: external id
-    -> the call each copies); returns how many rows gained an edit."""
+def note(
+    conn: Connection, connector: Connector, copies: Sequence[Call], owners: Mapping[str, str]
+) -> int:
+    """Record edits found on ``copies`` (records read from ``connector``; ``owners``: external
+    id -> the call each copies); returns how many rows gained an edit."""
+    if not connector.editable:
+        return 0
+    target = connector.context.name
     noted = 0
     for copy in copies:
         owner = owners.get(copy.source.external_id)
-        row = ledger.get(conn, owner, target) if owner else None
+        row = ledger.get_locked(conn, owner, target) if owner else None
         if row is None or row.state != ledger.DONE or row.kind != ledger.WRITTEN:
             continue
         held = (row.written_fields or {}).get("held")
         if not held:
             continue  # written before field-level records: nothing to compare with
-        found = conflicts.edited(conflicts.values(copy), held)
+        written = connector.read_back({f: held[f] for f in connector.editable if f in held})
+        found = conflicts.edited(conflicts.values(copy), written, connector.editable)
         previous = (row.target_edits or {}).get("values") or {}
         if not found or conflicts.digests(found) == conflicts.digests(previous):
             continue

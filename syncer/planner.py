@@ -105,6 +105,9 @@ class Facts:
     ambiguous: tuple[str, ...] = ()  # several target records could be this call
     missing: Missing | None = None
     echo: bool = False
+    # When fields of the call last changed by a target's edit accepted as the call's value
+    # (``conflicts.Override``), not by its source: "latest" compares those times.
+    changed_at: Mapping[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -216,13 +219,21 @@ def _changes(
             return Decision("skip", "unchanged since it was written", reconcile=True)
         return conflicts.FIELDS, {}, ()
     policy = facts.route.policy
-    resolution = conflicts.resolve(call, row.basis, row.held, row.edits, policy, facts.target.name)
+    resolution = conflicts.resolve(
+        call, row.basis, row.held, row.edits, policy, facts.target.name, facts.changed_at
+    )
     if resolution.write:
         return resolution.write, resolution.keep, resolution.kept_edits
     if resolution.kept_edits:
         kept = ", ".join(resolution.kept_edits)
         reason = f"unchanged: edited in the target ({kept}), kept"
-        return Decision("skip", reason, keep=resolution.keep, reconcile=True)
+        return Decision(
+            "skip",
+            reason,
+            keep=resolution.keep,
+            kept_edits=resolution.kept_edits,
+            reconcile=True,
+        )
     if resolution.refused:
         owned = ", ".join(resolution.refused)
         return Decision(

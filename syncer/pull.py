@@ -28,7 +28,7 @@ import structlog
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.base import Connector, Cursor, Page
-from syncer import quarantine, stopping
+from syncer import accepted, quarantine, stopping
 from syncer.errors import TransientError
 from syncer.guard import SweepGuard, tombstone_unseen
 from syncer.heartbeat import LEASE_TTL, current_worker, held_lease, kept
@@ -197,7 +197,8 @@ def _relabel_page(
         if not repo.settle_incomplete(conn, name, record, None):
             continue  # a pull stored a newer payload meanwhile
         if record.call_uid == call.call_uid:  # not a copy filed under another call
-            repo.upsert_calls(conn, [call.model_copy(update={"deleted_at": record.deleted_at})])
+            call = call.model_copy(update={"deleted_at": record.deleted_at})
+            repo.upsert_calls(conn, accepted.on_store(conn, [call]))
         fixed += 1
     return fixed
 

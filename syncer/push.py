@@ -49,7 +49,7 @@ import structlog
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.base import Connector, Parked, Resolved, WriteOptions
-from syncer import planner, review_choice, stopping
+from syncer import accepted, planner, review_choice, stopping
 from syncer.config import RouteConfig
 from syncer.errors import (
     AmbiguousWriteError,
@@ -212,8 +212,16 @@ class Pusher(Updates, Recordings):
             twin=twin,
             ambiguous=alike,
             missing=missing,
+            changed_at=self._changed_at(call, row),
         )
         return planner.plan(facts)
+
+    def _changed_at(self, call: Call, row: Any) -> dict[str, datetime]:
+        """When fields changed by accepted edits (only asked where an edit is to be weighed)."""
+        if row is None or not row.target_edits:
+            return {}
+        with self.engine.connect() as conn:
+            return accepted.changed_at(conn, call.call_uid)
 
     @property
     def _route(self) -> planner.Route:

@@ -9,7 +9,7 @@ from typing import Any
 
 from syncer import conflicts, planner
 from syncer.config import RouteConfig, RouteFilters
-from syncer.model import Call, canonical_json
+from syncer.model import Call
 from syncer.store.ledger import FAILED, PARKED
 
 
@@ -64,14 +64,6 @@ def planned_row(link: Any) -> planner.Row | None:
 def may_create(row: Any) -> bool:
     """Whether the planner may decide a create for ``row``: then it needs the twin search."""
     return row is None or (row.remote_id is None and row.state in (PARKED, FAILED))
-
-
-def with_values(call: Call, keep: Mapping[str, Any]) -> Call:
-    """``call`` with the fields in ``keep`` (JSON values) as the target holds them."""
-    if not keep:
-        return call
-    kept = Call.model_validate({**canonical_json(call), **keep})
-    return kept.model_copy(update={"raw": call.raw})
 
 
 def written_fields(call: Call, sent: Call) -> dict[str, Any]:

@@ -2,25 +2,33 @@
 
 A mixin of :class:`syncer.push.Pusher` (its attributes are the pusher's). A record callsync
 holds a remote id for is only ever updated (or, where the route asks and callsync wrote it,
-deleted and logged again): never created a second time.
+deleted and logged again): never created a second time. An edit made in the target that the
+plan keeps becomes a change of the canonical call (``syncer/accepted.py``) in the transaction
+that records the update or the reconciliation, so the call's other targets are updated to it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from connectors.base import CannotUpdate, Connector, Resolved, WriteOptions
-from syncer import conflicts, planner
+from syncer import accepted, conflicts, planner
+from syncer.config import RouteConfig
+from syncer.conflicts import with_values
 from syncer.errors import AmbiguousWriteError, AuthError, VendorError
 from syncer.model import Call
-from syncer.push_facts import kept_edits, planned_row, with_values, written_fields
+from syncer.push_facts import kept_edits, planned_row, written_fields
 from syncer.push_ledger import LedgerWrites, attempt_count
 from syncer.store import ledger
+from syncer.store.leases import check
 from syncer.store.ledger import DONE, FAILED, STALE, WRITTEN
 
 
 class Updates(LedgerWrites):
     target: Connector
+    route: RouteConfig
 
     @property
     def options(self) -> WriteOptions:
@@ -74,14 +82,39 @@ class Updates(LedgerWrites):
             for f, v in (edits.edits.values if edits else {}).items()
             if f in decision.kept_edits
         }
-        self._complete(
-            call,
-            link.remote_id,
-            kind=link.kind,
-            fields=written_fields(call, sent),
-            edits=kept_edits(kept, edits.edits.at if edits else None),
-        )
+        at = edits.edits.at if edits else None
+        with self.engine.begin() as conn:
+            now = self._accept(conn, call, kept, at)
+            ledger.complete(
+                conn,
+                self.fence,
+                call.call_uid,
+                self.name,
+                link.remote_id,
+                now.content_hash(),
+                kind=link.kind,
+                fields=written_fields(now, sent),
+                edits=kept_edits(kept, at),
+                seen_edits=link.target_edits,
+                sent_back=self._read_back(sent),
+            )
         self.stats.updated += 1
+
+    def _accept(self, conn: Connection, call: Call, kept: dict[str, Any], at: Any) -> Call:
+        """``call`` with the target's ``kept`` edits that became its changes (none: as it is)."""
+        if not kept:
+            return call
+        check(conn, self.fence)  # a writer that lost its lease changes no call either
+        policy = self.route.conflicts.policy()
+        changed = accepted.accept(conn, call.call_uid, kept, at, self.name, policy)
+        return conflicts.with_values(call, changed)
+
+    def _read_back(self, sent: Call) -> dict[str, Any]:
+        """The editable fields of ``sent`` as the target reads them back (``Connector``)."""
+        editable = self.target.editable
+        return self.target.read_back(
+            {name: value for name, value in conflicts.values(sent).items() if name in editable}
+        )
 
     def _recreate(self, call: Call, link: Any) -> None:
         """A target that cannot edit a call: delete callsync's copy, then log it again."""
@@ -101,17 +134,22 @@ class Updates(LedgerWrites):
     def _reconcile(self, call: Call, link: Any, decision: planner.Decision) -> None:
         if link is None or link.state != DONE or link.written_hash == call.content_hash():
             return
+        # What the target holds: what was written, and what it kept (an edit, an owned field).
         held = dict((link.written_fields or {}).get("held") or {})
-        fields = (
-            {"basis": conflicts.digests(conflicts.values(call)), "held": held} if held else None
+        held.update(decision.keep if held else {})
+        row = planned_row(link)
+        kept = (
+            {f: v for f, v in row.edits.values.items() if f in decision.kept_edits} if row else {}
         )
         with self.engine.begin() as conn:
+            now = self._accept(conn, call, kept, row.edits.at if row else None)
+            fields = {"basis": conflicts.digests(conflicts.values(now)), "held": held}
             ledger.reconcile(
                 conn,
                 self.fence,
                 call.call_uid,
                 self.name,
-                call.content_hash(),
-                fields,
+                now.content_hash(),
+                fields if held else None,
                 decision.reason,
             )

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
 from connectors.base import Connector, JsonDict
-from syncer import edits
+from syncer import accepted, edits
 from syncer.errors import MappingFailure
 from syncer.model import Call
 from syncer.store import ledger, repo
@@ -69,16 +69,18 @@ class Stored:
 
 def store_mapped(conn: Connection, connector: Connector, mapped: Sequence[Call]) -> Stored:
     """Store mapped calls and their raw payloads as a pull does: only those whose payload
-    changed, records callsync wrote filed under the call they copy, calls mapped without a
-    label marked incomplete. Quarantining ``held`` and touching the rest is the caller's."""
+    changed, each with the target edits accepted as its changes (``syncer/accepted.py``),
+    records callsync wrote filed under the call they copy, calls mapped without a label marked
+    incomplete. Quarantining ``held`` and touching the rest is the caller's."""
     name = connector.context.name
     calls, held = _file_copies(conn, mapped)
     hashes = {call.source.external_id: repo.raw_hash(call.raw) for call in calls}
     changed = repo.changed_calls(conn, name, calls, hashes)
     changed_ids = {call.source.external_id for call in changed}
     copies = _copies(conn, name, changed)
-    repo.upsert_calls(conn, [c for c in changed if c.source.external_id not in copies])
-    edits.note(conn, name, [c for c in changed if c.source.external_id in copies], copies)
+    own = [c for c in changed if c.source.external_id not in copies]
+    repo.upsert_calls(conn, accepted.on_store(conn, own))
+    edits.note(conn, connector, [c for c in changed if c.source.external_id in copies], copies)
     incomplete = _incomplete(connector, changed)
     repo.upsert_source_records(conn, changed, hashes=hashes, owners=copies, incomplete=incomplete)
     unchanged = [c for c in calls if c.source.external_id not in changed_ids]

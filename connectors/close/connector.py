@@ -30,9 +30,10 @@ in ``context.identities``), ``outbound.py`` builds the ``POST /activity/call/`` 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from connectors.base import (
     AccountLabel,
@@ -52,6 +53,7 @@ from connectors.close.calls import CallsStream
 from connectors.close.client import CloseApi
 from connectors.close.events import EventStream
 from connectors.close.identity import Directory
+from connectors.close.marker import NIL_MARKER, split_marker, with_marker
 from connectors.close.resolution import Resolver
 from connectors.close.settings import CloseSettings
 from connectors.close.writer import CallWriter
@@ -71,6 +73,10 @@ class CloseConnector(Connector):
     kind = "close"
     streams = ("calls", "call_events")
     write_support = WriteSupport(create=True, update=True, delete=True, recording_file=False)
+    # The note reads back as written (the marker trailer is stripped again). Not the outcome:
+    # it is written as status + custom outcome but read from the (read-only) disposition; nor
+    # the duration or direction (Close's VoIP owns them) or the call method (reads "external").
+    editable = ("note",)
     takes_chosen_person = True  # contact.ids["close"] (``resolution.decide``)
 
     def __init__(self, context: ConnectorContext) -> None:
@@ -90,6 +96,12 @@ class CloseConnector(Connector):
             directory, self.settings, context.table, context.phone_region, self._outcome_ids
         )
         self._writer = CallWriter(self.api, self.settings, context.table, context.phone_region)
+
+    def read_back(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        back = dict(values)
+        if "note" in back:  # the note is sent with the marker trailer the read path strips
+            back["note"] = split_marker(with_marker(back["note"], NIL_MARKER))[0]
+        return back
 
     def read(self, stream: str, cursor: Cursor) -> Iterator[Page]:
         if stream == "calls":

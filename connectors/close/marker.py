@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 PREFIX = "callsync:"
+NIL_MARKER = "00000000-0000-0000-0000-000000000000"  # any call uid: to model a round trip
 _TRAILER = re.compile(
     r"(?:\n\n|\n|^)callsync:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\s*$"
 )

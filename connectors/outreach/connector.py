@@ -11,8 +11,9 @@ Outreach calls cannot be changed in place (no PATCH), so ``write_support.update`
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from connectors.base import (
     AccountLabel,
@@ -32,6 +33,7 @@ from connectors.outreach.client import ListPage, OutreachClient
 from connectors.outreach.cursor import Window, plan
 from connectors.outreach.identity import IdentityResolver
 from connectors.outreach.labels import LabelCatalog
+from connectors.outreach.payload import note_text
 from connectors.outreach.records import map_call, record_key
 from connectors.outreach.settings import MAX_PAGE_SIZE, OutreachSettings
 from connectors.outreach.users import UserDirectory, user_id
@@ -54,6 +56,11 @@ class OutreachConnector(Connector):
     kind = "outreach"
     streams = (CALLS,)
     write_support = WriteSupport(create=True, update=False, delete=True, recording_file=False)
+    # The note reads back as sent (cut at 65,535 characters: ``read_back``); a rep may still
+    # edit it in Outreach, which callsync itself cannot. Not the outcome: it is written as
+    # Answered / Not Answered plus a disposition, many canonical outcomes to one; nor the
+    # times or duration (Outreach derives the duration from them).
+    editable = ("note",)
 
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)
@@ -67,6 +74,12 @@ class OutreachConnector(Connector):
             self.client, context.identities, self.labels, self.settings, context.phone_region
         )
         self.writer = CallWriter(self.client, self.identities, context.table, self.settings)
+
+    def read_back(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        back = dict(values)
+        if "note" in back:
+            back["note"] = note_text(back["note"])
+        return back
 
     def read(self, stream: str, cursor: Cursor) -> Iterator[Page]:
         if stream != CALLS:

@@ -4,10 +4,10 @@ users' call activities (``others``), and writes calls as call logs (``identity``
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from connectors.base import (
     COVERAGE_STATE_KEY,
@@ -62,6 +62,11 @@ class PipedriveConnector(Connector):
         create=True, update=True, delete=True, recording_file=True
     )
     takes_chosen_person: ClassVar[bool] = True  # contact.ids["pipedrive"] (identity.py)
+    # The note, as its text: it is written as HTML paragraphs (blank lines and the spaces
+    # around lines dropped: ``read_back``). Not the outcome: Pipedrive's six outcomes take the
+    # twelve canonical ones many to one, so a copy reads back another outcome than was sent;
+    # nor the duration (another rep's call is read from its activity, as HH:MM at times).
+    editable: ClassVar[tuple[str, ...]] = ("note",)
 
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)
@@ -76,6 +81,12 @@ class PipedriveConnector(Connector):
         self.writer = Writer(self.client, identities, context.table, context.phone_region)
 
     # --- the read contract ------------------------------------------------------------------
+
+    def read_back(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        back = dict(values)
+        if "note" in back:
+            back["note"] = records.note_read_back(back["note"])
+        return back
 
     def read(self, stream: str, cursor: Cursor) -> Iterator[Page]:
         if stream not in self.streams:

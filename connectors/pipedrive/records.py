@@ -28,10 +28,12 @@ from html.parser import HTMLParser
 from typing import Any
 
 from connectors.base import ConnectorContext, JsonDict
-from connectors.pipedrive.payload import marker_in, strip_marker
+from connectors.pipedrive.payload import marker_in, note_html, strip_marker
 from syncer.errors import MappingFailure
 from syncer.mapping import UnmappedValueError
 from syncer.model import Call, Direction, Outcome, Party, PhoneNumber, SourceIdentity
+
+NIL_MARKER = "00000000-0000-0000-0000-000000000000"  # any call uid: to model a round trip
 
 SYSTEM = "pipedrive"
 CALL_TYPE = "call"  # the key_string of the activity type wrapping call logs (§2.4, §2.11l)
@@ -159,6 +161,12 @@ def parse_time(text: str) -> datetime:
         return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def note_read_back(note: str | None) -> str | None:
+    """The canonical note a copy written with ``note`` reads back as (HTML paragraphs, the
+    marker stripped again): what an unedited copy says."""
+    return strip_marker(html_to_text(note_html(note, NIL_MARKER)))
 
 
 def html_to_text(html: str | None) -> str | None:

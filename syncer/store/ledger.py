@@ -10,13 +10,14 @@ holds the lease row locked until its transaction ends, so a takeover waits for i
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from syncer.conflicts import digest
 from syncer.model import Call
 from syncer.store.leases import Fence, check
 from syncer.store.tables import CallLinkRow, CallRow
@@ -117,13 +118,26 @@ def complete(
     reason: str | None = None,
     fields: dict[str, Any] | None = None,
     edits: dict[str, Any] | None = None,
+    seen_edits: Any = None,
+    sent_back: Mapping[str, Any] | None = None,
 ) -> None:
     """The target holds the call as ``remote_id`` (created, adopted, updated or a twin; None:
     it holds the call as the record of a sibling call, named in ``reason``). ``fields``: what
     was written per field (``syncer/conflicts.py``; None: not known field by field);
-    ``edits``: the target's edits that stay on the record."""
+    ``edits``: the target's edits that stay on the record.
+
+    ``seen_edits`` (an update: the row's ``target_edits`` when the writer read it) makes the
+    completion a compare-and-set: a pull that noted edits on the row since, while the write was
+    under way, keeps them (the row stays "edited in the target", to be reconciled by the next
+    push), except values that are the write itself read back (``sent_back``: the editable
+    fields as sent, the way the target reads them back)."""
     check(conn, fence)
     stamp = _now()
+    if sent_back is not None:
+        noted = _noted_since(conn, call_uid, target, seen_edits, sent_back)
+        if noted is not None:
+            edits = {**(edits or {}), "values": {**_values(edits), **noted[0]}, "at": noted[1]}
+            written_hash, reason = EDITED, f"edited in the target: {', '.join(sorted(noted[0]))}"
     values = {
         "state": DONE,
         "kind": kind,
@@ -142,6 +156,28 @@ def complete(
     )
     stmt = stmt.on_conflict_do_update(index_elements=["call_uid", "target_connection"], set_=values)
     conn.execute(stmt)
+
+
+def _values(edits: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict((edits or {}).get("values") or {})
+
+
+def _noted_since(
+    conn: Connection, call_uid: str, target: str, seen: Any, sent_back: Mapping[str, Any]
+) -> tuple[dict[str, Any], Any] | None:
+    """Edits a pull noted on the row after the writer read it (values, when), less the ones
+    that are the write read back (None: nothing noted since)."""
+    row = get_locked(conn, call_uid, target)
+    if row is None or not row.target_edits or row.target_edits == seen:
+        return None
+    before = _values(seen)
+    noted = {
+        name: value
+        for name, value in _values(row.target_edits).items()
+        if name not in sent_back or digest(value) != digest(sent_back[name])
+        if name not in before or digest(value) != digest(before[name])
+    }
+    return (noted, row.target_edits.get("at")) if noted else None
 
 
 def reconcile(
@@ -281,6 +317,13 @@ def backing_off(conn: Connection, now: datetime | None = None) -> dict[str, int]
 
 def get(conn: Connection, call_uid: str, target: str) -> Any:
     return conn.execute(sa.select(links_t).where(_key(call_uid, target))).first()
+
+
+def get_locked(conn: Connection, call_uid: str, target: str) -> Any:
+    """The row, locked until the transaction ends (on PostgreSQL; SQLite serialises writers):
+    a pull noting an edit and a push completing a write into the target take turns on it."""
+    stmt = sa.select(links_t).where(_key(call_uid, target)).with_for_update()
+    return conn.execute(stmt).first()
 
 
 def written_copies(conn: Connection, target: str, remote_ids: Sequence[str]) -> dict[str, str]:

@@ -87,6 +87,35 @@ def upsert_calls(conn: Connection, calls: Sequence[Call], now: datetime | None =
     return upsert(conn, calls_t, rows, key=["call_uid"], update=update, where=newer)
 
 
+def lock_calls(conn: Connection, call_uids: Sequence[str]) -> None:
+    """Lock the stored rows of ``call_uids`` until the transaction ends (on PostgreSQL, in
+    ``call_uid`` order; SQLite's writers are serialised already)."""
+    if not call_uids:
+        return
+    stmt = (
+        sa.select(calls_t.c.call_uid)
+        .where(calls_t.c.call_uid.in_(sorted(call_uids)))
+        .order_by(calls_t.c.call_uid)
+        .with_for_update()
+    )
+    conn.execute(stmt).all()
+
+
+def locked_call(conn: Connection, call_uid: str) -> Call | None:
+    """The stored call, its row locked until the transaction ends (None: not stored)."""
+    stmt = sa.select(calls_t.c.data).where(calls_t.c.call_uid == call_uid).with_for_update()
+    data = conn.execute(stmt).scalar()
+    return None if data is None else Call.model_validate(data)
+
+
+def rewrite_content(conn: Connection, call: Call) -> None:
+    """Store what ``call`` now says (an accepted target edit), keeping its source bookkeeping."""
+    row = _call_row(call, _now())
+    keep = ("call_uid", "created_at", "source_updated_at", "deleted_at")
+    values = {name: value for name, value in row.items() if name not in keep}
+    conn.execute(calls_t.update().where(calls_t.c.call_uid == call.call_uid).values(**values))
+
+
 def upsert_source_records(
     conn: Connection,
     calls: Sequence[Call],

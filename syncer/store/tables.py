@@ -140,6 +140,25 @@ class CallLinkRow(Base):
     updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
 
 
+class CallOverrideRow(Base):
+    """A target's edit of a call accepted as the canonical call's value of one field
+    (``syncer/conflicts.py``, ``Override``): applied whenever the call is stored from its source,
+    until a later source change of the field wins it back."""
+
+    __tablename__ = "call_overrides"
+
+    call_uid: Mapped[str] = mapped_column(
+        sa.ForeignKey("calls.call_uid", ondelete="CASCADE"), primary_key=True
+    )
+    field: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]]  # {"value": <the field's JSON value>} (a null note included)
+    edited_at: Mapped[datetime | None]
+    target_connection: Mapped[str] = mapped_column(String(64))
+    basis: Mapped[str] = mapped_column(String(64))
+    yields: Mapped[bool] = mapped_column(sa.Boolean)
+    updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
+
+
 class CursorRow(Base):
     """Read position per connection and stream: the last completed one and a partial one."""
 

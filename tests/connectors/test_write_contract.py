@@ -132,3 +132,35 @@ def test_a_parked_write_succeeds_once_the_person_exists(harness, engine):
     done = pusher(engine, harness).run()
     assert done.created == 1
     assert link_of(engine, call, target).state == "done"
+
+
+# Notes whose shape a vendor may change on the way (HTML paragraphs, blank lines, spaces,
+# markup characters, nothing at all): read back, none may look like a rep's edit.
+NOTES = (
+    "Call back next week",
+    "  spaced out  \n\n\nsecond paragraph\n",
+    "<b>not markup</b> & <i>ampersands</i>",
+    "",
+    None,
+    "x" * 300,
+)
+
+
+def test_a_copy_read_back_is_no_edit(harness, engine):
+    harness.seed(20)
+    harness.settle()
+    calls = [
+        harness.writable_call(i).model_copy(update={"note": NOTES[i % len(NOTES)]})
+        for i in range(2 * len(NOTES))
+    ]
+    store_source_calls(engine, calls)
+    assert pusher(engine, harness).run().created == len(calls)
+    harness.settle()
+    reader = harness.connector(engine)
+    assert pull(engine, reader).ok
+    name = reader.context.name
+    rows = [link_of(engine, call, name) for call in calls]
+    assert [row.target_edits for row in rows] == [None] * len(calls)
+    assert ledger.EDITED not in {row.written_hash for row in rows}
+    again = pusher(engine, harness).run()
+    assert (again.updated, again.stale) == (0, 0)
