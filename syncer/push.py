@@ -82,7 +82,8 @@ from syncer.store.ledger import (
     NEEDS_REVIEW,
     PARKED,
 )
-from syncer.store.twins import Tolerances, find_twin
+from syncer.store.twin_search import find_twin
+from syncer.store.twins import Tolerances
 
 log = structlog.get_logger("callsync.push")
 
