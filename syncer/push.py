@@ -62,6 +62,7 @@ from syncer.heartbeat import LEASE_TTL, current_worker, held_lease
 from syncer.http.retry import answer_is_ambiguous
 from syncer.model import Call
 from syncer.plan import TargetPlan
+from syncer.push_chunks import CHUNK_SIZE, Chunks
 from syncer.push_facts import (
     may_create,
     planned_route,
@@ -82,7 +83,7 @@ from syncer.store.ledger import (
     NEEDS_REVIEW,
     PARKED,
 )
-from syncer.store.twin_search import find_twin
+from syncer.store.twin_search import Neighbourhood, find_twin
 from syncer.store.twins import Tolerances
 
 log = structlog.get_logger("callsync.push")
@@ -102,7 +103,7 @@ class PushHooks(Protocol):
 
 
 @dataclass
-class Pusher(Updates, Recordings):
+class Pusher(Updates, Recordings, Chunks):
     """Writes the calls of one route into one target."""
 
     engine: Engine
@@ -120,6 +121,10 @@ class Pusher(Updates, Recordings):
     plan: TargetPlan | None = None
     hooks: PushHooks | None = None  # not run in a dry run
     _fence: Fence | None = field(default=None, init=False, repr=False)
+    # What the chunk under way shares (``syncer/push_chunks.py``):
+    _deferred: list[dict[str, Any]] | None = field(default=None, init=False, repr=False)
+    _neighbourhood: Neighbourhood | None = field(default=None, init=False, repr=False)
+    _chosen_uids: set[str] | None = field(default=None, init=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -168,12 +173,11 @@ class Pusher(Updates, Recordings):
                 )
             if not batch:
                 return
-            for call, link in batch:
-                after = call.call_uid
-                if stop.is_set():
-                    self.stats.interrupted = True
+            for start in range(0, len(batch), CHUNK_SIZE):
+                chunk = batch[start : start + CHUNK_SIZE]
+                if not self._push_chunk(chunk, stop):
                     return
-                self.handle(call, link)
+                after = chunk[-1][0].call_uid
 
     def handle(self, call: Call, link: Any) -> None:
         self._execute(call, link, self.decide(call, link, link))
@@ -204,8 +208,12 @@ class Pusher(Updates, Recordings):
 
     def _twin(self, call: Call) -> planner.Twin | None:
         """The twin search the engine runs before every create (I/O: the store)."""
-        with self.engine.connect() as conn:
-            twin = find_twin(conn, self.name, call, self.matching)
+        near = self._neighbourhood
+        if near is not None and near.knows(call):
+            twin = near.find(call)
+        else:
+            with self.engine.connect() as conn:
+                twin = find_twin(conn, self.name, call, self.matching)
         if twin is None and self.plan is not None:
             twin = self.plan.sibling(call, self.matching)
         if twin is None:
@@ -250,6 +258,7 @@ class Pusher(Updates, Recordings):
             self.stats.created += 1
             self._planned(call, decision)
             return
+        self._held(call)
         with durable_transaction(self.engine) as conn:
             ledger.claim(
                 conn, self.fence, call.call_uid, self.name, call.call_uid, call.content_hash()
@@ -261,18 +270,12 @@ class Pusher(Updates, Recordings):
         if self.plan is not None:
             self._planned(call, decision)
             return
-        assert decision.twin is not None
-        with self.engine.begin() as conn:
-            ledger.complete(
-                conn,
-                self.fence,
-                call.call_uid,
-                self.name,
-                decision.twin.remote_id,
-                call.content_hash(),
-                kind=MATCHED,
-                reason=decision.reason,
-            )
+        twin = decision.twin
+        assert twin is not None
+        self._held(call)
+        if twin.remote_id is not None and self._neighbourhood is not None:
+            self._neighbourhood.linked(twin.remote_id)
+        self._complete(call, twin.remote_id, kind=MATCHED, reason=decision.reason)
 
     def _resolve(self, call: Call, link: Any) -> Resolved | None:
         """The target's ids for the call, or None (parked or refused: recorded, nothing sent)."""
@@ -295,6 +298,8 @@ class Pusher(Updates, Recordings):
         """The call naming the person a reviewer chose for it here (``callsync review``)."""
         if not self.target.takes_chosen_person:
             return call
+        if self._chosen_uids is not None and call.call_uid not in self._chosen_uids:
+            return call  # the chunk read every choice: none for this call
         with self.engine.connect() as conn:
             return review.with_choice(conn, self.name, self.target.kind, call)
 
