@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,13 +20,14 @@ import sqlalchemy as sa
 from connectors.base import Resolved, Written
 from syncer import push_chunks
 from syncer.config import RouteConfig
-from syncer.model import Call, PhoneNumber
+from syncer.model import Call, PhoneNumber, SourceIdentity
 from syncer.push import Pusher
 from syncer.push_chunks import CHUNK_SIZE
 from tests.engine.test_exactly_once import Target, context
-from tests.engine.test_push import make_call, store
+from tests.engine.test_push import T0, make_call, store
 
 CALLS = 2 * CHUNK_SIZE + 10  # three chunks; the second one is killed
+NUMBER = "+14155550100"
 
 
 class Killed(BaseException):
@@ -161,3 +163,31 @@ def test_a_kill_after_some_creates_of_a_chunk_landed_adopts_them(engine, dst):
     assert again.adopted == 7  # found by their markers, not created again
     assert again.created == CALLS - CHUNK_SIZE - 7
     assert_each_call_once(engine, dst, calls)
+
+
+def test_a_call_linked_earlier_in_the_chunk_no_longer_competes_for_a_twin(engine, dst):
+    """Two source calls near two hand-logged records, in one chunk: the first takes the closer
+    record; the second then takes the other (the first is held now), rather than losing it to
+    the first as a better fit and being copied beside it."""
+    first, second = sorted([make_call(1), make_call(2)], key=lambda call: call.call_uid)
+    # first fits "t1" best (0 s) and "t2" (10 s); second fits "t2" (20 s) and "t1" (30 s).
+    first = first.model_copy(update={"started_at": T0})
+    second = second.model_copy(update={"started_at": T0 + timedelta(seconds=30)})
+    logged = [
+        make_call(
+            90 + i,
+            source=SourceIdentity(system="close", connection="dst", external_id=remote),
+            started_at=T0 + timedelta(seconds=offset),
+            to_number=PhoneNumber.parse(NUMBER),
+        )
+        for i, (remote, offset) in enumerate([("t1", 0), ("t2", 10)])
+    ]
+    store(engine, first, second, *logged)
+    dst.people.add(NUMBER)
+
+    stats = push(engine, dst)
+
+    assert (stats.matched, stats.created) == (2, 0)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT call_uid, remote_id FROM call_links")).all()
+    assert dict(rows) == {first.call_uid: "t1", second.call_uid: "t2"}
