@@ -9,6 +9,7 @@ recorded; the transaction open at that moment is rolled back, as the database wo
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -191,3 +192,46 @@ def test_a_call_linked_earlier_in_the_chunk_no_longer_competes_for_a_twin(engine
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT call_uid, remote_id FROM call_links")).all()
     assert dict(rows) == {first.call_uid: "t1", second.call_uid: "t2"}
+
+
+class StoppingTarget(CountingTarget):
+    """A stop is requested once ``stop_after`` creates landed; counts marker look-ups."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stop = threading.Event()
+        self.stop_after: int | None = None
+        self.lookups = 0
+
+    def create(self, call: Call, marker: str, resolved: Resolved) -> Written:
+        written = super().create(call, marker, resolved)
+        if self.creates == self.stop_after:
+            self.stop.set()
+        return written
+
+    def find_by_marker(self, marker: str, call: Call) -> str | None:
+        self.lookups += 1
+        return super().find_by_marker(marker, call)
+
+
+def test_a_stop_inside_a_chunk_records_its_unsent_creates_as_not_sent(engine):
+    dst = StoppingTarget(context(engine, "dst"))
+    calls = calls_with_people(dst)
+    store(engine, *calls)
+    dst.stop_after = 3
+    route = RouteConfig(source="src", targets=["dst"])
+
+    stopped = Pusher(engine, route, dst).run(dst.stop)
+
+    assert stopped.interrupted and stopped.created == 3
+    found = states(engine)
+    assert list(found.values()).count("done") == 3
+    assert list(found.values()).count("failed") == CHUNK_SIZE - 3  # claimed, certainly unsent
+    dst.stop_after = None
+    dst.stop.clear()
+
+    again = push(engine, dst)
+
+    assert dst.lookups == 0  # nothing was in doubt: no marker look-up was needed
+    assert again.created == CALLS - 3
+    assert_each_call_once(engine, dst, calls)
