@@ -16,16 +16,19 @@ Every (call, target) has one ledger row (``syncer/store/ledger.py``). Its states
 
 The rules that make it exactly once:
 - **Intent first.** A row becomes ``in_doubt`` in a durable commit before a create leaves the
-  machine. From then on only a marker look-up may settle it: found -> adopted; certainly absent
-  -> a new create (after a fresh twin check). Only a definite "never sent" (refused before
-  sending, a 4xx answer, nothing resolved yet) leaves a row that allows a create without a
-  look-up. Which answers are ambiguous is one rule in ``syncer/http`` for every connector.
+  machine (the creates of a chunk of calls share one such commit, ``syncer/push_chunks.py``:
+  a crash leaves the whole chunk in doubt). From then on only a marker look-up may settle it:
+  found -> adopted; certainly absent -> a new create (after a fresh twin check). Only a
+  definite "never sent" (refused before sending, a 4xx answer, nothing resolved yet) leaves
+  a row that allows a create without a look-up. Which answers are ambiguous is one rule in
+  ``syncer/http`` for every connector.
 - **A row with a remote id is never created again**: a refused update is retried as an update.
 - **One writer per target.** Push into a target runs under a fenced lease (``push:<target>``),
   heartbeated while it runs; every ledger write checks the token, so a worker that lost its
   lease records nothing, and a second overlapping run skips the target and names its holder.
 - **Stop at a write boundary.** A stop request (``syncer/stopping.py``) is checked before each
-  call: the write under way finishes and is recorded, the lease is released.
+  call and each create: the write under way finishes and is recorded, the chunk's claimed
+  creates not sent yet are recorded as not sent, the lease is released.
 - **Twins are linked, not written.** Before every create (first try or retry), the target is
   searched for the same real call (``syncer/store/twins.py``); a match is recorded as
   ``matched`` and never written onto unless the route opts in (``write.update_twins``).
