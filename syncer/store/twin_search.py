@@ -15,6 +15,7 @@ gets the answer a search after the previous call's write would have given.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,7 +62,8 @@ class Neighbourhood:
         windows = _windows(calls, tolerances)
         if not windows:
             return found
-        found.rows = list(conn.execute(_near_any(windows)))
+        statement, params = _near_any(windows)
+        found.rows = list(conn.execute(statement, params))
         found._load_links(conn, [c.call_uid for c in calls])
         return found
 
@@ -185,7 +187,21 @@ def _windows(calls: Sequence[Call], tolerances: Tolerances) -> list[tuple[str, A
     return windows
 
 
-def _near_any(windows: Sequence[tuple[str, Any, Any]]) -> Any:
+def _near_any(windows: Sequence[tuple[str, Any, Any]]) -> tuple[Any, dict[str, Any]]:
+    """The statement reading the calls in any of ``windows``, and its parameters. Statements
+    are built once per power-of-two number of windows (the rest filled with the first one):
+    building and compiling an OR of a hundred terms for every chunk would cost more than the
+    query itself."""
+    size = 1 << (len(windows) - 1).bit_length()
+    params: dict[str, Any] = {}
+    for i in range(size):
+        number, low, high = windows[i] if i < len(windows) else windows[0]
+        params |= {f"number{i}": number, f"low{i}": low, f"high{i}": high}
+    return _near_statement(size), params
+
+
+@functools.cache
+def _near_statement(size: int) -> Any:
     columns = [
         calls_t.c.call_uid,
         calls_t.c.origin_connection,
@@ -197,8 +213,9 @@ def _near_any(windows: Sequence[tuple[str, Any, Any]]) -> Any:
         calls_t.c.from_e164,
     ]
     terms = []
-    for number, low, high in windows:
-        during = calls_t.c.started_at.between(low, high)
+    for i in range(size):
+        number: Any = sa.bindparam(f"number{i}")
+        during = calls_t.c.started_at.between(sa.bindparam(f"low{i}"), sa.bindparam(f"high{i}"))
         terms.append(sa.and_(calls_t.c.to_e164 == number, during))
         terms.append(sa.and_(calls_t.c.from_e164 == number, during))
     return sa.select(*columns).where(sa.or_(*terms), calls_t.c.deleted_at.is_(None))
