@@ -16,16 +16,19 @@ Every (call, target) has one ledger row (``syncer/store/ledger.py``). Its states
 
 The rules that make it exactly once:
 - **Intent first.** A row becomes ``in_doubt`` in a durable commit before a create leaves the
-  machine. From then on only a marker look-up may settle it: found -> adopted; certainly absent
-  -> a new create (after a fresh twin check). Only a definite "never sent" (refused before
-  sending, a 4xx answer, nothing resolved yet) leaves a row that allows a create without a
-  look-up. Which answers are ambiguous is one rule in ``syncer/http`` for every connector.
+  machine (the creates of a chunk of calls share one such commit, ``syncer/push_chunks.py``:
+  a crash leaves the whole chunk in doubt). From then on only a marker look-up may settle it:
+  found -> adopted; certainly absent -> a new create (after a fresh twin check). Only a
+  definite "never sent" (refused before sending, a 4xx answer, nothing resolved yet) leaves
+  a row that allows a create without a look-up. Which answers are ambiguous is one rule in
+  ``syncer/http`` for every connector.
 - **A row with a remote id is never created again**: a refused update is retried as an update.
 - **One writer per target.** Push into a target runs under a fenced lease (``push:<target>``),
   heartbeated while it runs; every ledger write checks the token, so a worker that lost its
   lease records nothing, and a second overlapping run skips the target and names its holder.
 - **Stop at a write boundary.** A stop request (``syncer/stopping.py``) is checked before each
-  call: the write under way finishes and is recorded, the lease is released.
+  call and each create: the write under way finishes and is recorded, the chunk's claimed
+  creates not sent yet are recorded as not sent, the lease is released.
 - **Twins are linked, not written.** Before every create (first try or retry), the target is
   searched for the same real call (``syncer/store/twins.py``); a match is recorded as
   ``matched`` and never written onto unless the route opts in (``write.update_twins``).
@@ -63,6 +66,7 @@ from syncer.http.retry import answer_is_ambiguous
 from syncer.identities import known_missing
 from syncer.model import Call
 from syncer.plan import TargetPlan
+from syncer.push_chunks import CHUNK_SIZE, Chunks
 from syncer.push_facts import (
     may_create,
     planned_route,
@@ -83,7 +87,8 @@ from syncer.store.ledger import (
     NEEDS_REVIEW,
     PARKED,
 )
-from syncer.store.twins import Lookalikes, Tolerances, find_twin
+from syncer.store.twin_search import Neighbourhood, find_twin
+from syncer.store.twins import Lookalikes, Tolerances
 
 log = structlog.get_logger("callsync.push")
 
@@ -105,7 +110,7 @@ class PushHooks(Protocol):
 
 
 @dataclass
-class Pusher(Updates, Recordings):
+class Pusher(Updates, Recordings, Chunks):
     """Writes the calls of one route into one target."""
 
     engine: Engine
@@ -123,6 +128,10 @@ class Pusher(Updates, Recordings):
     plan: TargetPlan | None = None
     hooks: PushHooks | None = None
     _fence: Fence | None = field(default=None, init=False, repr=False)
+    # What the chunk under way shares (``syncer/push_chunks.py``):
+    _deferred: list[dict[str, Any]] | None = field(default=None, init=False, repr=False)
+    _neighbourhood: Neighbourhood | None = field(default=None, init=False, repr=False)
+    _chosen_uids: set[str] | None = field(default=None, init=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -169,21 +178,28 @@ class Pusher(Updates, Recordings):
                 conn, source, target, after=after, include_stale=stale, include_twins=twins
             )
 
-        for call, link in self.each_call(routable, stop):
-            self.handle(call, link)
+        for chunk in self.each_chunk(routable):
+            if not self._push_chunk(chunk, stop):
+                return
 
-    def each_call(self, batch: Batch, stop: threading.Event) -> Iterator[tuple[Call, Any]]:
-        """Every (call, row) ``batch`` gives, in call uid order, one batch per connection
-        (``batch(conn, after)``: the next after that uid); a stop request, checked before
-        each call, ends it at a write boundary with the stats saying so."""
+    def each_chunk(self, batch: Batch) -> Iterator[list[tuple[Call, Any]]]:
+        """Every (call, row) ``batch`` gives, in call uid order, in chunks of
+        :data:`CHUNK_SIZE` (``batch(conn, after)``: the next rows after that uid)."""
         after = ""
         while True:
             with self.engine.connect() as conn:
                 found = batch(conn, after)
             if not found:
                 return
-            for call, link in found:
-                after = call.call_uid
+            after = found[-1][0].call_uid
+            for start in range(0, len(found), CHUNK_SIZE):
+                yield found[start : start + CHUNK_SIZE]
+
+    def each_call(self, batch: Batch, stop: threading.Event) -> Iterator[tuple[Call, Any]]:
+        """Every (call, row) ``batch`` gives, one by one; a stop request, checked before each
+        call, ends it at a write boundary with the stats saying so."""
+        for chunk in self.each_chunk(batch):
+            for call, link in chunk:
                 if stop.is_set():
                     self.stats.interrupted = True
                     return
@@ -232,8 +248,12 @@ class Pusher(Updates, Recordings):
     ) -> tuple[planner.Twin | None, tuple[str, ...], planner.Missing | None]:
         """What the store knows of a call the target may lack (I/O: the store, never the
         target): its twin there, or the look-alikes it could be, or what it would miss."""
-        with self.engine.connect() as conn:
-            found = find_twin(conn, self.name, call, self.matching)
+        near = self._neighbourhood
+        if near is not None and near.knows(call):
+            found = near.find(call)
+        else:
+            with self.engine.connect() as conn:
+                found = find_twin(conn, self.name, call, self.matching)
         if isinstance(found, Lookalikes):
             return None, found.remote_ids, None
         if found is None and self.plan is not None:
@@ -290,6 +310,7 @@ class Pusher(Updates, Recordings):
             self.stats.created += 1
             self._planned(call, decision)
             return
+        self._held(call)
         with durable_transaction(self.engine) as conn:
             ledger.claim(
                 conn, self.fence, call.call_uid, self.name, call.call_uid, call.content_hash()
@@ -301,18 +322,12 @@ class Pusher(Updates, Recordings):
         if self.plan is not None:
             self._planned(call, decision)
             return
-        assert decision.twin is not None
-        with self.engine.begin() as conn:
-            ledger.complete(
-                conn,
-                self.fence,
-                call.call_uid,
-                self.name,
-                decision.twin.remote_id,
-                call.content_hash(),
-                kind=MATCHED,
-                reason=decision.reason,
-            )
+        twin = decision.twin
+        assert twin is not None
+        self._held(call)
+        if twin.remote_id is not None and self._neighbourhood is not None:
+            self._neighbourhood.linked(twin.remote_id)
+        self._complete(call, twin.remote_id, kind=MATCHED, reason=decision.reason)
 
     def _resolve(self, call: Call, link: Any) -> Resolved | None:
         """The target's ids for the call, or None (parked or refused: recorded, nothing sent)."""
@@ -335,6 +350,8 @@ class Pusher(Updates, Recordings):
         """The call naming the person a reviewer chose for it here (``callsync review``)."""
         if not self.target.takes_chosen_person:
             return call
+        if self._chosen_uids is not None and call.call_uid not in self._chosen_uids:
+            return call  # the chunk read every choice: none for this call
         with self.engine.connect() as conn:
             return review_choice.with_choice(conn, self.name, self.target.kind, call)
 

@@ -1,7 +1,10 @@
 """The pusher's ledger writes: every one fenced by the target's lease, none in a dry run.
 
 A mixin of :class:`syncer.push.Pusher` (its attributes are the pusher's): a dry run notes the
-state a write would have recorded in its plan instead.
+state a write would have recorded in its plan instead. While a chunk of calls is pushed
+(``syncer/push_chunks.py``), ``_deferred`` collects the rows instead, and the chunk writes them
+in one transaction: only rows of what was sent or decided (never an intent, which must be
+durable before its create is sent, and is written by the chunk itself first).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ class LedgerWrites:
     engine: Engine
     stats: PushStats
     plan: TargetPlan | None
+    _deferred: list[dict[str, Any]] | None  # rows the chunk under way writes at its end
 
     @property
     def name(self) -> str:
@@ -34,22 +38,15 @@ class LedgerWrites:
     def _complete(
         self,
         call: Call,
-        remote_id: str,
+        remote_id: str | None,
         kind: str = WRITTEN,
         written_hash: str | None = None,
         **fields: Any,
     ) -> None:
-        with self.engine.begin() as conn:
-            ledger.complete(
-                conn,
-                self.fence,
-                call.call_uid,
-                self.name,
-                remote_id,
-                call.content_hash() if written_hash is None else written_hash,
-                kind=kind,
-                **fields,
-            )
+        content = call.content_hash() if written_hash is None else written_hash
+        self._write(
+            ledger.complete_row(call.call_uid, self.name, remote_id, content, kind=kind, **fields)
+        )
 
     def _settle(self, call: Call, link: Any, state: str, reason: str) -> None:
         self._record(call, state, reason, attempt_count(link))
@@ -62,17 +59,16 @@ class LedgerWrites:
         if self.plan is not None:
             self.plan.note(_PLANNED.get(state, "fail"), call, reason)
             return
+        self._write(
+            ledger.settle_row(call.call_uid, self.name, state, reason, failures=failures, **extra)
+        )
+
+    def _write(self, row: dict[str, Any]) -> None:
+        if self._deferred is not None:
+            self._deferred.append(row)
+            return
         with self.engine.begin() as conn:
-            ledger.settle(
-                conn,
-                self.fence,
-                call.call_uid,
-                self.name,
-                state,
-                reason,
-                failures=failures,
-                **extra,
-            )
+            ledger.write_rows(conn, self.fence, [row])
 
 
 _PLANNED = {

@@ -50,15 +50,21 @@ class RotatingTokenAuth(httpx.Auth):
         self._spend = spend
         self._margin = margin
         self._clock = clock
+        # The token last read or issued: used while fresh, so a request costs no read of the
+        # store (another worker's refresh does not revoke it; a 401 reads the store again).
+        self._held: IssuedToken | None = None
 
     def _fresh(self, token: IssuedToken | None) -> bool:
         return token is not None and token.expires_at - self._margin > self._clock()
 
     def token(self) -> IssuedToken:
+        if self._held is not None and self._fresh(self._held):
+            return self._held
         current = self._store.current()
-        if current is not None and self._fresh(current):
-            return current
-        return self._store.rotate(self._spend, current.access_token if current else None)
+        if current is None or not self._fresh(current):
+            current = self._store.rotate(self._spend, current.access_token if current else None)
+        self._held = current
+        return current
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         token = self.token()
@@ -66,6 +72,6 @@ class RotatingTokenAuth(httpx.Auth):
         response = yield request
         if response.status_code == 401:
             # The vendor forgot the token early (revoked, clock skew): refresh once, then retry.
-            token = self._store.rotate(self._spend, token.access_token)
+            token = self._held = self._store.rotate(self._spend, token.access_token)
             request.headers["Authorization"] = f"Bearer {token.access_token}"
             yield request

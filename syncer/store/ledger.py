@@ -77,33 +77,7 @@ def claim(
     """Make the row ``in_doubt`` before a create is sent (inserted if there is none): from this
     commit on, a crash leaves a write that only a marker look-up may settle. ``sent_hash`` is
     the content being sent: a record adopted later holds that, not whatever the call is then."""
-    check(conn, fence)
-    stamp = _now()
-    evidence = {"sent": "create", "marker": marker, "sent_hash": sent_hash}
-    stmt = insert_for(conn, links_t).values(
-        call_uid=call_uid,
-        target_connection=target,
-        state=IN_DOUBT,
-        kind=WRITTEN,
-        marker=marker,
-        evidence=evidence,
-        attempts=1,
-        created_at=stamp,
-        updated_at=stamp,
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["call_uid", "target_connection"],
-        set_={
-            "state": IN_DOUBT,
-            "kind": WRITTEN,
-            "marker": marker,
-            "evidence": evidence,
-            "attempts": links_t.c.attempts + 1,
-            "next_attempt_at": None,
-            "updated_at": stamp,
-        },
-    )
-    conn.execute(stmt)
+    write_rows(conn, fence, [claim_row(call_uid, target, marker, sent_hash)])
 
 
 def complete(
@@ -131,14 +105,71 @@ def complete(
     under way, keeps them (the row stays "edited in the target", to be reconciled by the next
     push), except values that are the write itself read back (``sent_back``: the editable
     fields as sent, the way the target reads them back)."""
-    check(conn, fence)
-    stamp = _now()
     if sent_back is not None:
+        check(conn, fence)  # before the locked read: a writer that lost its lease reads nothing
         noted = _noted_since(conn, call_uid, target, seen_edits, sent_back)
         if noted is not None:
             edits = {**(edits or {}), "values": {**_values(edits), **noted[0]}, "at": noted[1]}
             written_hash, reason = EDITED, f"edited in the target: {', '.join(sorted(noted[0]))}"
-    values = {
+    row = complete_row(
+        call_uid,
+        target,
+        remote_id,
+        written_hash,
+        kind=kind,
+        reason=reason,
+        fields=fields,
+        edits=edits,
+    )
+    write_rows(conn, fence, [row])
+
+
+# --- the rows of claim, complete and settle, written one by one or a chunk at once -------------
+
+# Columns only an insert sets; the rest are the row's new values (``excluded`` on a conflict).
+_INSERT_ONLY = frozenset({"call_uid", "target_connection", "created_at"})
+# Rows of these ops start at ``attempts`` 1; a conflict counts one more attempt instead.
+_COUNTED = "counted"
+
+
+def claim_row(
+    call_uid: str, target: str, marker: str, sent_hash: str, stamp: datetime | None = None
+) -> dict[str, Any]:
+    """The row :func:`claim` writes (``in_doubt``, the create's evidence, one more attempt)."""
+    stamp = stamp or _now()
+    return {
+        "call_uid": call_uid,
+        "target_connection": target,
+        "state": IN_DOUBT,
+        "kind": WRITTEN,
+        "marker": marker,
+        "evidence": {"sent": "create", "marker": marker, "sent_hash": sent_hash},
+        "next_attempt_at": None,
+        "created_at": stamp,
+        "updated_at": stamp,
+        _COUNTED: True,
+    }
+
+
+def complete_row(
+    call_uid: str,
+    target: str,
+    remote_id: str | None,
+    written_hash: str,
+    *,
+    kind: str = WRITTEN,
+    reason: str | None = None,
+    fields: dict[str, Any] | None = None,
+    edits: dict[str, Any] | None = None,
+    stamp: datetime | None = None,
+) -> dict[str, Any]:
+    """The row :func:`complete` writes (``done``, its attempts and evidence cleared)."""
+    stamp = stamp or _now()
+    return {
+        "call_uid": call_uid,
+        "target_connection": target,
+        "marker!": call_uid,  # set on an insert only
+        "created_at": stamp,
         "state": DONE,
         "kind": kind,
         "remote_id": remote_id,
@@ -151,11 +182,86 @@ def complete(
         "next_attempt_at": None,
         "updated_at": stamp,
     }
-    stmt = insert_for(conn, links_t).values(
-        call_uid=call_uid, target_connection=target, marker=call_uid, created_at=stamp, **values
-    )
-    stmt = stmt.on_conflict_do_update(index_elements=["call_uid", "target_connection"], set_=values)
-    conn.execute(stmt)
+
+
+def settle_row(
+    call_uid: str,
+    target: str,
+    state: str,
+    reason: str,
+    *,
+    evidence: dict[str, Any] | None = None,
+    failures: int = 1,
+    forget_remote: bool = False,
+    stamp: datetime | None = None,
+) -> dict[str, Any]:
+    """The row :func:`settle` writes (one more attempt; inserted as a ``written`` row)."""
+    stamp = stamp or _now()
+    wait = timedelta(0) if state == NEEDS_REVIEW else backoff(failures)
+    row: dict[str, Any] = {
+        "call_uid": call_uid,
+        "target_connection": target,
+        "created_at": stamp,
+        "state": state,
+        "reason": reason,
+        "next_attempt_at": stamp + wait if wait else None,
+        "updated_at": stamp,
+        _COUNTED: True,
+        # Set on an insert only (a conflict keeps the row's kind and marker):
+        "kind!": WRITTEN,
+        "marker!": call_uid,
+    }
+    if evidence is not None:
+        row["evidence"] = evidence
+    if forget_remote:
+        row["remote_id"] = None
+    return row
+
+
+def write_rows(conn: Connection, fence: Fence, rows: Sequence[dict[str, Any]]) -> None:
+    """Write rows of :func:`claim_row`, :func:`complete_row` and :func:`settle_row` in one
+    fenced transaction: one statement per shape of row, executed for all rows of that shape
+    (rows of one call are written in the order given)."""
+    check(conn, fence)
+    for shape, group in _by_shape(rows):
+        conn.execute(_upsert_statement(conn, shape), [_params(row) for row in group])
+
+
+def _shape(row: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(sorted(row))
+
+
+def _by_shape(rows: Sequence[dict[str, Any]]) -> list[tuple[tuple[str, ...], list[Any]]]:
+    """Rows grouped by shape; in runs of one shape when a call has several rows."""
+    uids = [(row["call_uid"], row["target_connection"]) for row in rows]
+    groups: list[tuple[tuple[str, ...], list[Any]]] = []
+    if len(set(uids)) == len(uids):
+        index: dict[tuple[str, ...], list[Any]] = {}
+        for row in rows:
+            index.setdefault(_shape(row), []).append(row)
+        return list(index.items())
+    for row in rows:
+        if groups and groups[-1][0] == _shape(row):
+            groups[-1][1].append(row)
+        else:
+            groups.append((_shape(row), [row]))
+    return groups
+
+
+def _params(row: dict[str, Any]) -> dict[str, Any]:
+    params = {key.rstrip("!"): value for key, value in row.items() if key != _COUNTED}
+    if _COUNTED in row:
+        params["attempts"] = 1
+    return params
+
+
+def _upsert_statement(conn: Connection, shape: tuple[str, ...]) -> Any:
+    stmt = insert_for(conn, links_t)
+    updated = [c for c in shape if c not in _INSERT_ONLY and c != _COUNTED and "!" not in c]
+    values: dict[str, Any] = {c: stmt.excluded[c] for c in updated}
+    if _COUNTED in shape:
+        values["attempts"] = links_t.c.attempts + 1
+    return stmt.on_conflict_do_update(index_elements=["call_uid", "target_connection"], set_=values)
 
 
 def _values(edits: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -230,33 +336,16 @@ def settle(
 ) -> None:
     """Record an attempt that did not end in ``done``; the row waits :func:`backoff`.
     ``forget_remote``: the record it pointed at is gone (deleted to be recreated)."""
-    check(conn, fence)
-    stamp = _now()
-    wait = timedelta(0) if state == NEEDS_REVIEW else backoff(failures)
-    values: dict[str, Any] = {
-        "state": state,
-        "reason": reason,
-        "next_attempt_at": stamp + wait if wait else None,
-        "updated_at": stamp,
-    }
-    if evidence is not None:
-        values["evidence"] = evidence
-    if forget_remote:
-        values["remote_id"] = None
-    stmt = insert_for(conn, links_t).values(
-        call_uid=call_uid,
-        target_connection=target,
-        kind=WRITTEN,
-        marker=call_uid,
-        attempts=1,
-        created_at=stamp,
-        **values,
+    row = settle_row(
+        call_uid,
+        target,
+        state,
+        reason,
+        evidence=evidence,
+        failures=failures,
+        forget_remote=forget_remote,
     )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["call_uid", "target_connection"],
-        set_={**values, "attempts": links_t.c.attempts + 1},
-    )
-    conn.execute(stmt)
+    write_rows(conn, fence, [row])
 
 
 def retire(

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from syncer.model import Call
-from syncer.store.ledger import DONE, IN_DOUBT, WRITTEN, links_t
+from syncer.store.ledger import DONE, WRITTEN, links_t
 from syncer.store.tables import CallRow, ReviewItemRow
 
 calls_t = cast(sa.Table, CallRow.__table__)
@@ -124,138 +124,12 @@ def _columns() -> list[Any]:
     ]
 
 
-def _held_by(target: str) -> Any:
-    """Calls that already have their record in ``target`` (or a write on its way)."""
-    return sa.select(links_t.c.call_uid).where(
-        links_t.c.target_connection == target, links_t.c.state.in_([DONE, IN_DOUBT])
-    )
-
-
-def _unlinked(target: str, call_uid: str) -> Any:
-    """Calls of ``target`` a person said are not ``call_uid`` (``callsync review`` unlink)."""
-    return sa.select(review_t.c.other).where(
-        review_t.c.kind == "twin_disagrees",
-        review_t.c.connection == target,
-        review_t.c.subject == call_uid,
-        review_t.c.resolution.like("unlink %"),
-    )
-
-
-def _independent(conn: Connection, target: str, number: str, call: Call, tol: Tolerances) -> Any:
-    linked = sa.select(links_t.c.remote_id).where(
-        links_t.c.target_connection == target, links_t.c.remote_id.is_not(None)
-    )
-    stmt = (
-        sa.select(*_columns(), sa.literal(None).label("remote_id"))
-        .where(calls_t.c.origin_connection == target, _near(number, call.started_at, tol))
-        .where(calls_t.c.origin_external_id.not_in(linked))
-        .where(calls_t.c.call_uid.not_in(_unlinked(target, call.call_uid)))
-    )
-    return conn.execute(stmt).all()
-
-
-def _siblings(conn: Connection, target: str, number: str, call: Call, tol: Tolerances) -> Any:
-    # Near calls first (the number/start index), then their rows in the target: a join would
-    # let PostgreSQL walk every row the target holds for each call written.
-    near = (
-        sa.select(*_columns())
-        .where(calls_t.c.origin_connection != call.source.connection)  # two records of one
-        .where(_near(number, call.started_at, tol))  # source are two calls
-    )
-    rows = {row.call_uid: row for row in conn.execute(near)}
-    if not rows:
-        return []
-    held = sa.select(links_t.c.call_uid, links_t.c.remote_id).where(
-        links_t.c.target_connection == target,
-        links_t.c.call_uid.in_(list(rows)),
-        links_t.c.state == DONE,
-        links_t.c.remote_id.is_not(None),
-    )
-    return [_Sibling(rows[uid], remote) for uid, remote in conn.execute(held)]
-
-
-@dataclass(frozen=True)
-class _Sibling:
-    """A near call of another source that the target holds, and the record it holds it as."""
-
-    row: Any
-    remote_id: str
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.row, name)
-
-
 @dataclass(frozen=True)
 class Lookalikes:
     """Several records of the target's own fit the call equally well: which one is the call
     is for a person to say (``remote_ids``, in id order)."""
 
     remote_ids: tuple[str, ...]
-
-
-def find_twin(
-    conn: Connection, target: str, call: Call, tolerances: Tolerances
-) -> Twin | Lookalikes | None:
-    """Where ``target`` already holds ``call``, several equally good records it could be, or
-    None (it does not, as far as the store knows: a write is needed)."""
-    number = remote_number(call)
-    if number is None:
-        return None
-    mine = _Side.of_call(call)
-    ranked: list[tuple[tuple[float, int], Any]] = []
-    for row in [
-        *_independent(conn, target, number, call, tolerances),
-        *_siblings(conn, target, number, call, tolerances),
-    ]:
-        fit = _fits(mine, _Side.of_row(row), tolerances)
-        if fit is not None:
-            ranked.append((fit, row))
-    ranked.sort(key=lambda item: (item[0], item[1].call_uid))
-
-    def free(fit: tuple[float, int], row: Any) -> bool:
-        return not _claimed_by_a_better_fit(conn, target, call, number, row, fit, tolerances)
-
-    first = next((index for index, (fit, row) in enumerate(ranked) if free(fit, row)), None)
-    if first is None:
-        return None
-    best, row = ranked[first]
-    if row.remote_id is not None:
-        return Twin(remote_id=None, sibling=row.call_uid, sibling_remote=row.remote_id)
-    # As good as the best and free too: a record of the target's own that could equally be it.
-    alike = [row.origin_external_id] + [
-        other.origin_external_id
-        for fit, other in ranked[first + 1 :]
-        if fit == best and other.remote_id is None and free(fit, other)
-    ]
-    if len(alike) > 1:
-        return Lookalikes(tuple(sorted(alike)))
-    return Twin(remote_id=row.origin_external_id)
-
-
-def _claimed_by_a_better_fit(
-    conn: Connection,
-    target: str,
-    call: Call,
-    number: str,
-    candidate: Any,
-    fit: tuple[float, int],
-    tolerances: Tolerances,
-) -> bool:
-    """Whether another call of the same source, not yet in ``target``, fits ``candidate``
-    better than ``call`` does (ties go to the smaller call uid, so the answer is stable)."""
-    stmt = (
-        sa.select(*_columns())
-        .where(calls_t.c.origin_connection == call.source.connection)
-        .where(calls_t.c.call_uid != call.call_uid)
-        .where(calls_t.c.call_uid.not_in(_held_by(target)))
-        .where(_near(number, candidate.started_at, tolerances))
-    )
-    theirs = _Side.of_row(candidate)
-    for row in conn.execute(stmt):
-        rival = _fits(_Side.of_row(row), theirs, tolerances)
-        if rival is not None and (rival, row.call_uid) < (fit, call.call_uid):
-            return True
-    return False
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ Amplemarket and Close emulators (``test_deletions.py``'s world)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,37 +14,28 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from connectors.emulation.fleet import start_fleet
 from connectors.emulation.world import World
 from syncer import review_queue, review_resolve
 from syncer.config import load_config
 from syncer.plan import SyncPlan, TargetPlan
 from syncer.runner import connected, sync_once
-from syncer.store import database
 from syncer.store.ledger import calls_t
 from syncer.store.twins import Tolerances
-from tests.engine.test_deletions import CONFIG, World2
+from tests.engine.test_deletions import World2, config
+from tests.fleet import fleet_store
 
 ROUTE = ("ample -> close", "close")
 
 
 @pytest.fixture
 def synced(tmp_path: Path, database_url: str) -> Iterator[World2]:
-    fleet = start_fleet(["amplemarket", "close"], World(seed=7, calls=120))
-    engine = database.create_engine(database_url)
-    try:
-        database.upgrade(engine)
-        path = tmp_path / "callsync.yaml"
-        text = CONFIG.format(
-            database=database_url, deletions="ignore", route_guard="", **fleet.base_urls
-        )
-        path.write_text(text)
-        world = World2(fleet, engine, path)
-        assert not world.sync().failed
-        yield world
-    finally:
-        engine.dispose()
-        fleet.stop()
+    text = functools.partial(config, database_url, "ignore", "")
+    path = tmp_path / "callsync.yaml"
+    world = World(seed=7, calls=120)
+    with fleet_store(["amplemarket", "close"], world, database_url, path, text) as made:
+        synced = World2(made.fleet, made.engine, made.path)
+        assert not synced.sync().failed
+        yield synced
 
 
 def _dry_run(world: World2, *, pull: bool, asked: list[str] | None = None) -> TargetPlan:

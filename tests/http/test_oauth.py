@@ -129,3 +129,22 @@ def test_a_refused_stored_refresh_token_says_it_was_rotated_from_the_configured_
     assert message.startswith("the Outreach refresh token callsync stored (rotated from the one")
     assert f"put the new refresh token in {origin}" in message
     assert "refresh-1" not in message and "configured" not in message.replace("configured one", "")
+
+
+class CountingStore(DatabaseTokenStore):
+    reads = 0
+
+    def current(self) -> IssuedToken | None:
+        self.reads += 1
+        return super().current()
+
+
+def test_a_fresh_access_token_is_read_from_the_store_once_not_per_request(engine):
+    vendor = RotatingVendor("configured")
+    store = CountingStore(engine, "outreach", "configured")
+    auth = RotatingTokenAuth(store, vendor.spend)
+    with httpx.Client(transport=httpx.MockTransport(vendor.api), auth=auth) as client:
+        for _ in range(5):
+            assert client.get("https://api.test/calls").status_code == 200
+    assert store.reads == 1
+    assert vendor.spent == ["configured"]
