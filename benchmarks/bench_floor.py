@@ -43,7 +43,7 @@ def close_pages(http: httpx.Client) -> Pages:
 
 def amplemarket_pages(http: httpx.Client) -> Pages:
     http.headers["authorization"] = f"Bearer {AMPLEMARKET_KEY}"
-    url: str | None = "/calls?page[size]=100"
+    url: str | None = "/calls?page[size]=20"  # the documented default callsync keeps
     while url is not None:
         body = json.loads(http.get(url).content)
         yield body["calls"]

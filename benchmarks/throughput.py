@@ -33,8 +33,9 @@ import results_file
 
 HERE = Path(__file__).resolve().parent
 KINDS = ("close", "outreach", "amplemarket", "pipedrive")
-# The largest page each list takes (the vendor's documented or emulated maximum).
-MAX_PAGE = {"close": 100, "amplemarket": 100, "outreach": 1000, "pipedrive": 500}
+# The largest documented page of each vendor's call list: Amplemarket documents only its default
+# (20; callsync keeps it, the floor too); Pipedrive's call logs take 50, its activities 500.
+MAX_PAGE = {"close": 100, "amplemarket": 20, "outreach": 1000, "pipedrive": 500}
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
