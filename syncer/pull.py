@@ -28,7 +28,7 @@ import structlog
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.base import Connector, Cursor, Page
-from syncer import quarantine, stopping
+from syncer import gcpolicy, quarantine, stopping
 from syncer.errors import TransientError
 from syncer.guard import SweepGuard, tombstone_unseen
 from syncer.heartbeat import LEASE_TTL, current_worker, held_lease, kept
@@ -252,7 +252,7 @@ def pull(
         run_id, fence = runs.start_held_run(conn, name, "pull", owner, LEASE_TTL)
     result = PullResult()
     status = "ok"
-    with kept(engine, fence):
+    with kept(engine, fence), gcpolicy.bulk_allocations():
         try:
             status = _pull_streams(engine, connector, result, halt, owner, on_page, guard)
             guarded = [s.guarded for s in result.streams.values() if s.guarded]
