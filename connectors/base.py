@@ -277,6 +277,10 @@ class Connector(abc.ABC):
     # person is one of several on the number: so a person's choice among the candidates of a
     # parked call (``callsync review``) can be handed in. False: the vendor's rules decide.
     takes_chosen_person: ClassVar[bool] = False
+    # ``read``'s pages may be fetched one ahead, in another thread, while the engine maps and
+    # stores the previous one (``syncer/readahead.py``): only for a read path that shares no
+    # unguarded state with ``to_call`` and needs nothing the engine stores with a page.
+    reads_ahead: ClassVar[bool] = False
 
     def __init__(self, context: ConnectorContext) -> None:
         self.context = context
