@@ -212,6 +212,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--section", help="the RESULTS.md section (default: Pull, by database)")
     parser.add_argument("--no-results", action="store_true", help="print only")
     args = parser.parse_args(argv)
     args.kinds = [kind for kind in args.kinds.split(",") if kind]
@@ -224,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.calls:,} calls per account, {args.database}; {machine()}", flush=True)
     runs = measure(args)
     if not args.no_results:
-        title = "Pull" if args.database == "sqlite" else "Pull (PostgreSQL)"
+        title = args.section or ("Pull" if args.database == "sqlite" else "Pull (PostgreSQL)")
         results_file.replace_section(args.results, title, section(args, runs))
         print(f"written to {args.results} (## {title})")
 
