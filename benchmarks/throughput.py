@@ -36,7 +36,8 @@ KINDS = ("close", "outreach", "amplemarket", "pipedrive")
 # The largest documented page of each vendor's call list: Amplemarket documents only its default
 # (20; callsync keeps it, the floor too); Pipedrive's call logs take 50, its activities 500.
 MAX_PAGE = {"close": 100, "amplemarket": 20, "outreach": 1000, "pipedrive": 500}
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+# The server fresh databases are made on (``CALLSYNC_BENCH_PG_URL``: any database of it).
+PG_ADMIN = os.environ.get("CALLSYNC_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 @dataclass
@@ -75,16 +76,19 @@ def _fresh_database(kind: str, backend: str, workdir: Path, label: str) -> tuple
         return f"sqlite:///{workdir / f'{kind}-{label}.db'}", lambda: None
     import psycopg
 
+    server = PG_ADMIN.replace("postgresql+psycopg://", "postgresql://")
     name = f"callsync_bench_{os.getpid()}_{kind}_{label}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+    with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.execute(f'CREATE DATABASE "{name}"')
 
     def drop() -> None:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
+    url = psycopg.conninfo.conninfo_to_dict(server) | {"dbname": name}
+    dsn = f"postgresql+psycopg://{url.get('user', 'postgres')}@{url.get('host', '127.0.0.1')}"
+    return f"{dsn}:{url.get('port', 5432)}/{name}", drop
 
 
 def run_client(

@@ -14,6 +14,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import results_file  # noqa: E402
 
+from tests.conftest import BACKENDS, PG_URL  # noqa: E402
+
 
 @pytest.mark.slow
 def test_a_small_run_prints_both_clients_and_writes_its_section(tmp_path: Path) -> None:
@@ -32,6 +34,19 @@ def test_a_small_run_prints_both_clients_and_writes_its_section(tmp_path: Path) 
     written = results.read_text()
     assert "## Push\n\npush figures" in written  # another benchmark's section is left alone
     assert "## Pull\n" in written and "| close | 1 | callsync | 2,000 |" in written
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL not among the test backends")
+def test_a_small_run_on_postgresql_prints_both_clients(postgres_database: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CALLSYNC_BENCH_PG_URL": PG_URL}
+    command = [sys.executable, str(ROOT / "benchmarks" / "throughput.py"), "--calls", "1000"]
+    command += ["--kinds", "close", "--database", "postgresql", "--no-results"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    callsync = next(line for line in done.stdout.splitlines() if " callsync " in line)
+    assert "1000 calls" in callsync and "ERROR" not in callsync
 
 
 def test_a_section_is_replaced_in_place_and_the_others_kept(tmp_path: Path) -> None:
