@@ -192,7 +192,8 @@ def machine() -> str:
 
 def section(args: argparse.Namespace, runs: list[Run]) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    command = " ".join(["python benchmarks/throughput.py", *sys.argv[1:]])
+    shown = [arg for arg in sys.argv[1:] if arg != "--results" and arg != str(args.results)]
+    command = " ".join(["python benchmarks/throughput.py", *shown])
     lines = [
         f"Measured {when} on {machine()}: `{command}`.",
         "",
