@@ -282,6 +282,10 @@ class Connector(abc.ABC):
     # field that passes through a lossy vocabulary or rounding stays out, or its read-back would
     # look like an edit, and an edit of it could not be told from a mapping round trip.
     editable: ClassVar[tuple[str, ...]] = ()
+    # ``read``'s pages may be fetched one ahead, in another thread, while the engine maps and
+    # stores the previous one (``syncer/readahead.py``): only for a read path that shares no
+    # unguarded state with ``to_call`` and needs nothing the engine stores with a page.
+    reads_ahead: ClassVar[bool] = False
 
     def __init__(self, context: ConnectorContext) -> None:
         self.context = context

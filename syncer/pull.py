@@ -19,7 +19,8 @@ being stored.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,13 +29,14 @@ import structlog
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.base import Connector, Cursor, Page
-from syncer import accepted, quarantine, stopping
+from syncer import accepted, gcpolicy, quarantine, stopping
 from syncer.errors import TransientError
 from syncer.guard import SweepGuard, tombstone_unseen
 from syncer.heartbeat import LEASE_TTL, current_worker, held_lease, kept
 from syncer.http.client import REQUESTS_SENT
 from syncer.http.explain import explain
 from syncer.model import Call
+from syncer.readahead import ReadAhead
 from syncer.records import map_records, store_mapped
 from syncer.store import leases, repo, review, runs, twins
 from syncer.store.leases import LeaseBusyError, LeaseLostError
@@ -222,17 +224,28 @@ def pull_stream(
     with held_lease(engine, f"pull:{name}:{stream}", owner, LEASE_TTL) as fence:
         with engine.connect() as conn:
             state = repo.get_cursor(conn, name, stream)
-        for page in connector.read(stream, Cursor(state.completed, state.partial)):
-            with engine.begin() as conn:
-                leases.check(conn, fence)
-                commit_page(conn, connector, stream, page, stats, guard)
-            if on_page is not None:
-                on_page(stats)
-            if page.checkpoint.partial is None:
-                stats.complete = True
-            if halt.is_set():
-                break
+        pages = connector.read(stream, Cursor(state.completed, state.partial))
+        with _pages_of(connector, pages, f"read-ahead:{name}:{stream}") as reading:
+            for page in reading:
+                with engine.begin() as conn:
+                    leases.check(conn, fence)
+                    commit_page(conn, connector, stream, page, stats, guard)
+                if on_page is not None:
+                    on_page(stats)
+                if page.checkpoint.partial is None:
+                    stats.complete = True
+                if halt.is_set():
+                    break
     return stats
+
+
+def _pages_of(
+    connector: Connector, pages: Iterator[Page], name: str
+) -> AbstractContextManager[Iterator[Page]]:
+    """``pages`` read one page ahead where the connector allows it (``syncer/readahead.py``)."""
+    if connector.reads_ahead:
+        return ReadAhead(pages, name)
+    return nullcontext(pages)
 
 
 def pull(
@@ -258,7 +271,7 @@ def pull(
         run_id, fence = runs.start_held_run(conn, name, "pull", owner, LEASE_TTL)
     result = PullResult()
     status = "ok"
-    with kept(engine, fence):
+    with kept(engine, fence), gcpolicy.bulk_allocations():
         try:
             status = _pull_streams(engine, connector, result, halt, owner, on_page, guard)
             # A trip holds back only the sweep's deletions: the pages and the cursor are

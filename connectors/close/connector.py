@@ -78,6 +78,10 @@ class CloseConnector(Connector):
     # the duration or direction (Close's VoIP owns them) or the call method (reads "external").
     editable = ("note",)
     takes_chosen_person = True  # contact.ids["close"] (``resolution.decide``)
+    # Both streams read their stored facts once, when they start, and keep them in the
+    # generator; the outcome labels are fetched before the first page is handed over, and the
+    # user e-mails only by ``to_call``: nothing the reader shares with the mapping is unguarded.
+    reads_ahead = True
 
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)

@@ -8,8 +8,7 @@ never builds SQL itself.
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -17,7 +16,9 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from syncer import jsontext
 from syncer.model import Call, canonical_json, content_hash_of
+from syncer.store import bulk
 from syncer.store.tables import (
     CallRow,
     ConnectorStateRow,
@@ -42,32 +43,72 @@ def _now() -> datetime:
 
 def raw_hash(raw: Any) -> str:
     """A stable digest of a vendor payload (key order does not matter)."""
-    blob = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return hashlib.sha256(jsontext.stable(raw, default=str).encode()).hexdigest()
 
 
 # --- calls and source records ------------------------------------------------------------------
 
 
-def _call_row(call: Call, now: datetime) -> dict[str, Any]:
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _call_row(
+    call: Call,
+    now: Any,
+    time: Callable[[datetime | None], Any] = _as_is,
+    as_json: Callable[[Any], Any] = _as_is,
+) -> dict[str, Any]:
+    """The stored row of ``call``: as SQLAlchemy binds it by default, or (``time``,
+    ``as_json``: :mod:`syncer.store.bulk`'s converters) as the driver takes it."""
     data = canonical_json(call)
     return {
         "call_uid": call.call_uid,
         "origin_system": call.source.system,
         "origin_connection": call.source.connection,
         "origin_external_id": call.source.external_id,
-        "started_at": call.started_at,
+        "started_at": time(call.started_at),
         "outcome": call.outcome.value,
         "from_e164": call.from_number.e164 if call.from_number else None,
         "to_e164": call.to_number.e164 if call.to_number else None,
         "duration_seconds": call.duration_seconds,
         "content_hash": content_hash_of(data),
-        "source_updated_at": call.source.source_updated_at,
-        "deleted_at": call.deleted_at,
-        "data": data,
+        "source_updated_at": time(call.source.source_updated_at),
+        "deleted_at": time(call.deleted_at),
+        "data": as_json(data),
         "created_at": now,
         "updated_at": now,
     }
+
+
+_CALL_COLUMNS = (
+    "call_uid",
+    "origin_system",
+    "origin_connection",
+    "origin_external_id",
+    "started_at",
+    "outcome",
+    "from_e164",
+    "to_e164",
+    "duration_seconds",
+    "content_hash",
+    "source_updated_at",
+    "deleted_at",
+    "data",
+    "created_at",
+    "updated_at",
+)
+
+
+def _calls_upsert(conn: Connection) -> Any:
+    stmt = insert_for(conn, calls_t)
+    mine, theirs = calls_t.c.source_updated_at, stmt.excluded.source_updated_at
+    update = [c for c in _CALL_COLUMNS if c not in ("call_uid", "created_at")]
+    return stmt.on_conflict_do_update(
+        index_elements=["call_uid"],
+        set_={c: stmt.excluded[c] for c in update},
+        where=sa.or_(mine.is_(None), theirs.is_(None), theirs >= mine),
+    )
 
 
 def upsert_calls(conn: Connection, calls: Sequence[Call], now: datetime | None = None) -> int:
@@ -76,15 +117,35 @@ def upsert_calls(conn: Connection, calls: Sequence[Call], now: datetime | None =
     A row is only overwritten by a version at least as new (by source update time), so a replayed
     or out-of-order page can never roll a call back.
     """
-    stamp = now or _now()
-    rows = [_call_row(call, stamp) for call in calls]
-    update = [c for c in rows[0] if c not in ("call_uid", "created_at")] if rows else []
+    time = bulk.time_converter(conn)
+    stamp = time(now or _now())
+    rows = [_call_row(call, stamp, time, bulk.db_json) for call in calls]
+    statement = bulk.compiled(conn, "upsert_calls", _CALL_COLUMNS, lambda: _calls_upsert(conn))
+    return bulk.execute_many(conn, statement, rows)
 
-    def newer(stmt: Any) -> Any:
-        mine, theirs = calls_t.c.source_updated_at, stmt.excluded.source_updated_at
-        return sa.or_(mine.is_(None), theirs.is_(None), theirs >= mine)
 
-    return upsert(conn, calls_t, rows, key=["call_uid"], update=update, where=newer)
+_SOURCE_COLUMNS = (
+    "connection",
+    "external_id",
+    "system",
+    "call_uid",
+    "raw",
+    "content_hash",
+    "source_updated_at",
+    "deleted_at",
+    "first_seen_at",
+    "last_seen_at",
+    "incomplete",
+)
+
+
+def _sources_upsert(conn: Connection) -> Any:
+    stmt = insert_for(conn, sources_t)
+    key = ("connection", "external_id", "first_seen_at")
+    return stmt.on_conflict_do_update(
+        index_elements=["connection", "external_id"],
+        set_={c: stmt.excluded[c] for c in _SOURCE_COLUMNS if c not in key},
+    )
 
 
 def lock_calls(conn: Connection, call_uids: Sequence[str]) -> None:
@@ -131,7 +192,8 @@ def upsert_source_records(
     ``incomplete`` (external id -> reason) marks calls mapped without a label a failed look-up
     should have given (every other record stored here is complete).
     """
-    stamp = now or _now()
+    time = bulk.time_converter(conn)
+    stamp = time(now or _now())
     known = hashes or {}
     owner_of = owners or {}
     missing = incomplete or {}
@@ -141,22 +203,20 @@ def upsert_source_records(
             "external_id": call.source.external_id,
             "system": call.source.system,
             "call_uid": owner_of.get(call.source.external_id, call.call_uid),
-            "raw": call.raw,
+            "raw": bulk.db_json(call.raw),
             "content_hash": known.get(call.source.external_id) or raw_hash(call.raw),
-            "source_updated_at": call.source.source_updated_at,
-            "deleted_at": call.deleted_at,
+            "source_updated_at": time(call.source.source_updated_at),
+            "deleted_at": time(call.deleted_at),
             "first_seen_at": stamp,
             "last_seen_at": stamp,
             "incomplete": missing.get(call.source.external_id),
         }
         for call in calls
     ]
-    update = (
-        [c for c in rows[0] if c not in ("connection", "external_id", "first_seen_at")]
-        if rows
-        else []
+    statement = bulk.compiled(
+        conn, "upsert_source_records", _SOURCE_COLUMNS, lambda: _sources_upsert(conn)
     )
-    return upsert(conn, sources_t, rows, key=["connection", "external_id"], update=update)
+    return bulk.execute_many(conn, statement, rows)
 
 
 def changed_calls(
