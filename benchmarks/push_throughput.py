@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import results_file
 import sqlalchemy as sa
 
 import connectors
@@ -292,8 +293,6 @@ def _header() -> str:
 def _markdown(rows: list[dict[str, Any]], requests: dict[str, Counter[str]], args: Any) -> str:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     lines = [
-        "## Push",
-        "",
         f"`python benchmarks/push_throughput.py --calls {args.calls} --database {args.database}`"
         f" on {platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()}),"
         f" {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Per created call; cold: identities unknown,"
@@ -311,18 +310,6 @@ def _markdown(rows: list[dict[str, Any]], requests: dict[str, Counter[str]], arg
         shown = ", ".join(f"`{route}` {n}" for route, n in counter.most_common())
         lines.append(f"- {kind}: {shown}")
     return "\n".join(lines) + "\n"
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace the ``## Push`` section of ``path`` (up to the next ``## ``), or append it."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    start = text.find("## Push\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
-    path.write_text(text)
 
 
 def main() -> None:
@@ -346,7 +333,7 @@ def main() -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {rss:.0f} MB")
     if not args.no_results:
-        write_section(args.results, _markdown(rows, requests, args))
+        results_file.replace_section(args.results, "Push", _markdown(rows, requests, args))
 
 
 if __name__ == "__main__":
