@@ -64,6 +64,7 @@ class Updates(LedgerWrites):
             self._planned(call, decision)
             return
         sent = with_values(call, decision.keep)
+        before = self._shown_before(link)
         try:
             self.target.update(link.remote_id, sent, resolved)
         except CannotUpdate as cannot:
@@ -93,7 +94,7 @@ class Updates(LedgerWrites):
                 link.remote_id,
                 now.content_hash(),
                 kind=link.kind,
-                fields=written_fields(now, sent),
+                fields=written_fields(now, sent, before),
                 edits=kept_edits(kept, at),
                 seen_edits=link.target_edits,
                 sent_back=self._read_back(sent),
@@ -115,6 +116,17 @@ class Updates(LedgerWrites):
         return self.target.read_back(
             {name: value for name, value in conflicts.values(sent).items() if name in editable}
         )
+
+    def _shown_before(self, link: Any) -> dict[str, Any]:
+        """What the copy showed of its editable fields before this update, as read back: what
+        was written there, or a rep's edit noted since (a read from before the update shows
+        that too)."""
+        editable = self.target.editable
+        held = (link.written_fields or {}).get("held") or {}
+        shown = self.target.read_back({f: v for f, v in held.items() if f in editable})
+        noted = (link.target_edits or {}).get("values") or {}
+        shown.update({f: v for f, v in noted.items() if f in editable})
+        return shown
 
     def _recreate(self, call: Call, link: Any) -> None:
         """A target that cannot edit a call: delete callsync's copy, then log it again."""
@@ -143,7 +155,9 @@ class Updates(LedgerWrites):
         )
         with self.engine.begin() as conn:
             now = self._accept(conn, call, kept, row.edits.at if row else None)
-            fields = {"basis": conflicts.digests(conflicts.values(now)), "held": held}
+            # Nothing is written: when the last write landed, and what it replaced, stay.
+            written = link.written_fields or {}
+            fields = {**written, "basis": conflicts.digests(conflicts.values(now)), "held": held}
             ledger.reconcile(
                 conn,
                 self.fence,
