@@ -201,12 +201,15 @@ def _rewrite(facts: Facts, row: Row) -> Decision:
         return Decision(
             "update", f"changed: {', '.join(fields)}", fields=fields, keep=keep, kept_edits=kept
         )
+    # An edit kept in the target still becomes the call's change (the recreated copy carries
+    # it; a stale copy already holds it): the decision names it as an update would.
     if facts.route.recreate_on_change and target.delete and row.kind == WRITTEN:
         reason = f"changed: {row.remote_id} deleted and recreated"
-        return Decision("create", reason, fields=fields, recreate=True)
+        return Decision("create", reason, fields=fields, keep=keep, kept_edits=kept, recreate=True)
     # Legacy rows cannot tell which field changed: the whole call is what cannot be changed.
     stale = fields if row.basis is not None else ("call",)
-    return Decision("stale", f"changed, and {target.kind} cannot update calls", fields=stale)
+    reason = f"changed, and {target.kind} cannot update calls"
+    return Decision("stale", reason, fields=stale, keep=keep, kept_edits=kept)
 
 
 def _changes(

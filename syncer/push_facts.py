@@ -4,7 +4,7 @@ the config and the ledger's rows and the planner's plain values (``syncer/planne
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from syncer import conflicts, planner
@@ -66,12 +66,22 @@ def may_create(row: Any) -> bool:
     return row is None or (row.remote_id is None and row.state in (PARKED, FAILED))
 
 
-def written_fields(call: Call, sent: Call) -> dict[str, Any]:
-    """The ledger's field-level record of a write of ``sent`` reconciling ``call``."""
-    return {
+def written_fields(
+    call: Call, sent: Call, previous: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The ledger's field-level record of a write of ``sent`` reconciling ``call``: also when
+    it landed (``at``, callsync's clock, taken once the target answered) and, for an update,
+    what the target showed of its editable fields before (``previous``, as read back), so a
+    pull that read the copy before the write landed is not taken for an edit
+    (``syncer/edits.py``)."""
+    fields: dict[str, Any] = {
         "basis": conflicts.digests(conflicts.values(call)),
         "held": conflicts.values(sent),
+        "at": datetime.now(UTC).isoformat(),
     }
+    if previous is not None:
+        fields["previous"] = dict(previous)
+    return fields
 
 
 def kept_edits(values: Mapping[str, Any], at: datetime | None) -> dict[str, Any] | None:

@@ -2,7 +2,8 @@
 12): driven deterministically against the emulators (Outreach -> Close). The push's update is
 sent; before its ledger completion, a pull of Close runs (the target wrapper below does it in
 between). The completion must neither lose an edit noted meanwhile nor keep as an "edit" what
-is only its own write read back."""
+is only its own write read back; nor may a pull that read the copy before the update landed and
+stores it after take the old value for an edit."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from connectors.base import Resolved
+from connectors.base import Cursor, Resolved
 from connectors.close.emulator._events import EventSettings
 from connectors.close.marker import split_marker
 from connectors.emulation.fleet import Fleet, start_fleet
@@ -154,3 +155,24 @@ def test_the_write_read_back_meanwhile_is_no_edit(race: Race):
     assert race.run()["updated"] == 0
     assert race.close_note() == "from the source"
     assert race.canonical_note() == "from the source"
+
+
+def test_a_copy_read_before_the_update_landed_is_no_edit(race: Race):
+    config = load_config(race.path)
+    with connected(config, race.engine) as live:
+        close = live["close"]
+        with race.engine.connect() as conn:
+            state = repo.get_cursor(conn, "close", "calls")
+        stale = list(close.read("calls", Cursor(state.completed, state.partial)))
+        assert any(race.remote_id in str(page.records) for page in stale)
+        race.edit_source("from the source")
+        report = sync_once(config, race.engine, live, pull_names=["outreach"])
+        [stats] = report.pushes.values()
+        assert stats["close"].updated == 1  # callsync's update landed, then:
+        close.read = lambda stream, cursor: iter(stale)  # the page read before it is stored
+        assert pull(race.engine, close).ok
+    row = race.row()
+    assert not row.target_edits and row.written_hash != ledger.EDITED
+    race.run()
+    assert race.canonical_note() == "from the source"  # the old note is not a rep's edit
+    assert race.close_note() == "from the source"

@@ -345,6 +345,21 @@ def test_a_kept_edit_is_sent_as_the_target_holds_it():
     assert decision.keep == {"note": "rep"} and decision.kept_edits == ("note",)
 
 
+@pytest.mark.parametrize("recreate", [True, False], ids=["recreate", "stale"])
+def test_a_target_that_cannot_update_still_names_the_kept_edit(recreate: bool):
+    decision = planner.plan(
+        facts(
+            call(note="second", duration_seconds=61, updated=LATER),
+            row=done(edits=edited("rep", NOW)),
+            target=NO_UPDATE,
+            route=Route("src", recreate_on_change=recreate),
+        )
+    )
+    assert decision.action == ("create" if recreate else "stale")
+    assert decision.recreate is recreate
+    assert decision.keep == {"note": "rep"} and decision.kept_edits == ("note",)
+
+
 def test_never_overwrite_sends_what_was_written():
     decision = planner.plan(
         facts(call(note="second", outcome=Outcome.BUSY), row=done(), route=OWN_NOTE)
