@@ -7,16 +7,13 @@ a vendor cannot express is never invented here; lossy conversions live in ``mapp
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import functools
 import hashlib
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any
 
 import phonenumbers
 from pydantic import (
@@ -88,38 +85,8 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 """A timezone-aware datetime, stored in UTC. A naive datetime is a validation error."""
 
 
-# Set by :func:`validating`: ``checked`` validates in full, so tests prove both paths equal.
-_VALIDATE_CHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "validate_checked", default=False
-)
-
-
-@contextlib.contextmanager
-def validating() -> Iterator[None]:
-    """Within it, :meth:`checked <_Frozen.checked>` validates like the constructor (tests)."""
-    token = _VALIDATE_CHECKED.set(True)
-    try:
-        yield
-    finally:
-        _VALIDATE_CHECKED.reset(token)
-
-
-_M = TypeVar("_M", bound="_Frozen")
-
-
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-    @classmethod
-    def checked(cls: type[_M], **values: Any) -> _M:
-        """An instance of values its caller already checked: a mapping that read each from a
-        vendor record strictly (types, aware UTC times, non-negative counts, canonical enum
-        members, non-empty ids) and built the nested parts the same way. Built without
-        validating again (pydantic's ``model_construct``), which was a third of a mapping's
-        CPU; under :func:`validating` fully validated, which must give an equal instance."""
-        if _VALIDATE_CHECKED.get():
-            return cls.model_validate(values)
-        return cast(_M, cls.model_construct(**values))  # the plugin types it as _Frozen
 
 
 class PhoneNumber(_Frozen):
