@@ -436,16 +436,30 @@ def save_cursor(
     completed: dict[str, Any] | None = _KEEP,
     partial: dict[str, Any] | None = _KEEP,
 ) -> None:
-    """Write either part of a cursor; a part not given keeps its stored value."""
-    current = get_cursor(conn, connection, stream)
-    row = {
-        "connection": connection,
-        "stream": stream,
-        "completed": current.completed if completed is _KEEP else completed,
-        "partial": current.partial if partial is _KEEP else partial,
-        "updated_at": _now(),
-    }
-    upsert(conn, cursors_t, [row], key=["connection", "stream"])
+    """Write either part of a cursor; a part not given keeps its stored value (None when the
+    cursor is new). One statement, compiled once per set of parts: a pull saves its cursor
+    with every page."""
+    given = {"completed": completed, "partial": partial}
+    parts = tuple(name for name, value in given.items() if value is not _KEEP)
+    time = bulk.time_converter(conn)
+    row = {"connection": connection, "stream": stream, "updated_at": time(_now())}
+    row.update({name: None if name not in parts else given[name] for name in given})
+    row.update({name: bulk.db_json(row[name]) for name in given})
+    statement = bulk.compiled(
+        conn, f"save_cursor:{','.join(parts)}", _CURSOR_COLUMNS, lambda: _cursor_upsert(conn, parts)
+    )
+    bulk.execute_many(conn, statement, [row])
+
+
+_CURSOR_COLUMNS = ("connection", "stream", "completed", "partial", "updated_at")
+
+
+def _cursor_upsert(conn: Connection, parts: Sequence[str]) -> Any:
+    stmt = insert_for(conn, cursors_t)
+    return stmt.on_conflict_do_update(
+        index_elements=["connection", "stream"],
+        set_={name: stmt.excluded[name] for name in (*parts, "updated_at")},
+    )
 
 
 def list_cursors(conn: Connection) -> list[tuple[str, str, CursorState]]:
