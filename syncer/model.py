@@ -158,8 +158,20 @@ class SourceIdentity(_Frozen):
 
 @functools.lru_cache(maxsize=8192)
 def _call_uid(system: str, connection: str, external_id: str) -> str:
-    # A pull asks for a call's uid several times within its page (~10 µs each): a small cache.
-    return str(uuid.uuid5(CALL_UID_NAMESPACE, f"{system}:{connection}:{external_id}"))
+    # A pull asks for a call's uid several times within its page: a small cache.
+    return uuid5_text(CALL_UID_NAMESPACE, f"{system}:{connection}:{external_id}")
+
+
+def uuid5_text(namespace: uuid.UUID, name: str) -> str:
+    """``str(uuid.uuid5(namespace, name))`` in a quarter of its time (no ``UUID`` object, whose
+    construction and printing were most of a new call's uid): SHA-1 of namespace and name, the
+    version (5) and RFC 4122 variant bits set, printed 8-4-4-4-12."""
+    sha1 = hashlib.sha1(namespace.bytes + name.encode(), usedforsecurity=False)
+    digest = bytearray(sha1.digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 class Call(_Frozen):

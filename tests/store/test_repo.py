@@ -175,3 +175,16 @@ def test_utc_column_refuses_naive_datetimes(engine):
     with pytest.raises(ValueError, match="naive"):
         column.process_bind_param(datetime(2026, 1, 5), engine.dialect)
     assert column.process_result_value(datetime(2026, 1, 5), sa.dialects.sqlite.dialect()).tzinfo
+
+
+def test_sqlite_checkpoints_its_wal_every_ten_thousand_pages(tmp_path):
+    """Pull pages commit into a WAL checkpointed at 10,000 pages, not SQLite's 1,000 (CPU)."""
+    from syncer.store import database
+
+    engine = database.create_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    with engine.connect() as conn:
+        pragma = conn.exec_driver_sql
+        assert pragma("PRAGMA wal_autocheckpoint").scalar() == database.WAL_CHECKPOINT_PAGES
+        assert pragma("PRAGMA journal_mode").scalar() == "wal"
+        assert pragma("PRAGMA synchronous").scalar() == 1  # NORMAL
+    engine.dispose()
