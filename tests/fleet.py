@@ -132,3 +132,18 @@ def config_yaml(database_url: str, connections: Sequence[str], routes: str = "")
         f"database:\n  url: {database_url}\nconnections:\n{body}"
         f"routes:{chr(10) + routes if routes else ' []' + chr(10)}"
     )
+
+
+def first_written(engine: sa.Engine) -> tuple[str, str, str]:
+    """The first call callsync wrote (``done``, ``written``): its uid, its source record's id
+    and the target's record id."""
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.text(
+                "SELECT l.call_uid, c.origin_external_id, l.remote_id FROM call_links l"
+                " JOIN calls c ON c.call_uid = l.call_uid"
+                " WHERE l.state = 'done' AND l.kind = 'written' ORDER BY l.call_uid"
+            )
+        ).first()
+    assert found is not None, "callsync wrote no call"
+    return found[0], found[1], found[2]

@@ -25,42 +25,13 @@ from syncer.model import Call
 from syncer.pull import pull
 from syncer.runner import connected, sync_once
 from syncer.store import database, ledger, repo
-
-CONFIG = """
-database:
-  url: {database}
-connections:
-  outreach:
-    kind: outreach
-    client_id: callsync-demo-outreach-client
-    client_secret: callsync-demo-outreach-secret
-    refresh_token: callsync-demo-outreach-refresh
-    base_url: {outreach}
-    settle_delay: 0s
-  close:
-    kind: close
-    api_key: api_3hQxDemoCloseKey0ForCallsyncEmulator2026
-    base_url: {close}
-    settle_delay_seconds: 0
-routes:
-  - from: outreach
-    to: [close]
-"""
+from tests.fleet import config_yaml, connection_yaml, first_written
 
 
 class Race:
     def __init__(self, fleet: Fleet, engine: sa.Engine, path: Path) -> None:
         self.fleet, self.engine, self.path = fleet, engine, path
-        with engine.connect() as conn:
-            found = conn.execute(
-                sa.text(
-                    "SELECT l.call_uid, c.origin_external_id, l.remote_id FROM call_links l"
-                    " JOIN calls c ON c.call_uid = l.call_uid"
-                    " WHERE l.state = 'done' AND l.kind = 'written' ORDER BY l.call_uid"
-                )
-            ).first()
-        assert found is not None
-        self.call_uid, self.source_id, self.remote_id = found
+        self.call_uid, self.source_id, self.remote_id = first_written(engine)
 
     def run(self, between: Callable[[Any], None] | None = None) -> dict[str, int]:
         """A sync; ``between(close)`` runs after the update of the call is sent to Close and
@@ -115,7 +86,11 @@ def race(tmp_path: Path, database_url: str) -> Iterator[Race]:
     engine = database.create_engine(database_url)
     try:
         path = tmp_path / "callsync.yaml"
-        path.write_text(CONFIG.format(database=database_url, **fleet.base_urls))
+        urls = fleet.base_urls
+        outreach = connection_yaml("outreach", "outreach", urls["outreach"], settle_delay="0s")
+        close = connection_yaml("close", "close", urls["close"], settle_delay_seconds=0)
+        routes = "  - from: outreach\n    to: [close]\n"
+        path.write_text(config_yaml(database_url, [outreach, close], routes))
         database.upgrade(engine)
         config = load_config(path)
         with connected(config, engine) as live:

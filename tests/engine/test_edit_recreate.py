@@ -23,29 +23,7 @@ from syncer.config import load_config
 from syncer.model import Call
 from syncer.runner import connected, sync_once
 from syncer.store import database, ledger, repo
-
-CONFIG = """
-database:
-  url: {database}
-connections:
-  close:
-    kind: close
-    api_key: api_3hQxDemoCloseKey0ForCallsyncEmulator2026
-    base_url: {close}
-    settle_delay_seconds: 0
-  outreach:
-    kind: outreach
-    client_id: callsync-demo-outreach-client
-    client_secret: callsync-demo-outreach-secret
-    refresh_token: callsync-demo-outreach-refresh
-    base_url: {outreach}
-    settle_delay: 0s
-routes:
-  - from: close
-    to: [outreach]
-    write:
-      recreate_on_change: {recreate}
-"""
+from tests.fleet import config_yaml, connection_yaml, first_written
 
 
 class Copy:
@@ -53,16 +31,7 @@ class Copy:
 
     def __init__(self, fleet: Fleet, engine: sa.Engine, path: Path) -> None:
         self.fleet, self.engine, self.path = fleet, engine, path
-        with engine.connect() as conn:
-            found = conn.execute(
-                sa.text(
-                    "SELECT l.call_uid, c.origin_external_id, l.remote_id FROM call_links l"
-                    " JOIN calls c ON c.call_uid = l.call_uid"
-                    " WHERE l.state = 'done' AND l.kind = 'written' ORDER BY l.call_uid"
-                )
-            ).first()
-        assert found is not None, "no call was written into Outreach"
-        self.call_uid, self.source_id, self.remote_id = found
+        self.call_uid, self.source_id, self.remote_id = first_written(engine)
 
     def run(self) -> dict[str, int]:
         config = load_config(self.path)
@@ -113,10 +82,12 @@ def _start(tmp_path: Path, database_url: str, recreate: bool) -> Iterator[Copy]:
     engine = database.create_engine(database_url)
     try:
         path = tmp_path / "callsync.yaml"
-        text = CONFIG.format(
-            database=database_url, recreate=str(recreate).lower(), **fleet.base_urls
-        )
-        path.write_text(text)
+        urls = fleet.base_urls
+        close = connection_yaml("close", "close", urls["close"], settle_delay_seconds=0)
+        outreach = connection_yaml("outreach", "outreach", urls["outreach"], settle_delay="0s")
+        routes = "  - from: close\n    to: [outreach]\n    write:\n"
+        routes += f"      recreate_on_change: {str(recreate).lower()}\n"
+        path.write_text(config_yaml(database_url, [close, outreach], routes))
         database.upgrade(engine)
         config = load_config(path)
         with connected(config, engine) as live:

@@ -28,33 +28,8 @@ from syncer.model import Call
 from syncer.runner import connected, sync_once
 from syncer.store import database, ledger, repo
 from syncer.store.overrides import overrides_t
+from tests.fleet import config_yaml, connection_yaml
 
-CONFIG = """
-database:
-  url: {database}
-connections:
-  outreach:
-    kind: outreach
-    client_id: callsync-demo-outreach-client
-    client_secret: callsync-demo-outreach-secret
-    refresh_token: callsync-demo-outreach-refresh
-    base_url: {outreach}
-    settle_delay: 0s
-  close:
-    kind: close
-    api_key: api_3hQxDemoCloseKey0ForCallsyncEmulator2026
-    base_url: {close}
-    settle_delay_seconds: 0
-  pipedrive:
-    kind: pipedrive
-    api_token: {token}
-    company_domain: callsync-demo
-    base_url: {pipedrive}
-routes:
-  - from: outreach
-    to: [close, pipedrive]
-{conflicts}
-"""
 TARGETS = ("close", "pipedrive")
 
 
@@ -136,12 +111,14 @@ def _start(tmp_path: Path, database_url: str, conflicts: str) -> Iterator[Travel
     engine = database.create_engine(database_url)
     try:
         path = tmp_path / "callsync.yaml"
-        token = fleet.emulator("pipedrive").DEMO_API_TOKEN  # type: ignore[attr-defined]
-        path.write_text(
-            CONFIG.format(
-                database=database_url, conflicts=conflicts, token=token, **fleet.base_urls
-            )
-        )
+        urls = fleet.base_urls
+        connections = [
+            connection_yaml("outreach", "outreach", urls["outreach"], settle_delay="0s"),
+            connection_yaml("close", "close", urls["close"], settle_delay_seconds=0),
+            connection_yaml("pipedrive", "pipedrive", urls["pipedrive"]),
+        ]
+        routes = f"  - from: outreach\n    to: [close, pipedrive]\n{conflicts}\n"
+        path.write_text(config_yaml(database_url, connections, routes))
         database.upgrade(engine)
         travel = Travel(fleet, engine, path)
         travel.run()
